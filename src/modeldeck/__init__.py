@@ -1,0 +1,41 @@
+"""modeldeck: run open-source Hugging Face models on your own machine.
+
+    >>> import modeldeck
+    >>> modeldeck.run("sentiment-analysis", "I love this!")
+    [{'label': 'POSITIVE', 'score': 0.9998}, ...]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import ModeldeckError
+
+if TYPE_CHECKING:
+    from .spec import TaskSpec
+    from .task import Task
+
+__version__ = "0.1.0"
+__all__ = ["ModeldeckError", "load", "run", "tasks"]
+
+
+def tasks() -> list[TaskSpec]:
+    """Every task modeldeck runs, with its default model, inputs and parameters."""
+    from .tasks import specs
+
+    return specs()
+
+
+def load(task: str, model: str | None = None, *, device: str | None = None, **options: Any) -> Task:
+    """A reusable runner for ``task``: the model loads once, then call it many times."""
+    from .pool import default_pool
+
+    return default_pool.get(task, model, device, **options)
+
+
+def run(task: str, inputs: Any = None, model: str | None = None, *, device: str | None = None, **params: Any) -> Any:
+    """Run ``task`` on ``inputs`` and return plain results (lists, dicts, numbers, text)."""
+    from .tasks import get_task
+
+    get_task(task).spec.bind(inputs, params)  # bad input fails before any model loads
+    return load(task, model, device=device)(inputs, **params)

@@ -1,0 +1,1 @@
+"""How models are loaded: device and dtype choice, and safety checks."""

@@ -1,0 +1,128 @@
+"""``modeldeck run TASK INPUT...``: one command per task, generated from its spec."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import InvalidInput
+from ..spec import Param, TaskSpec
+
+
+def bind_positional(spec: TaskSpec, args: tuple[str, ...]) -> dict[str, Any]:
+    """Map CLI positionals onto the spec's inputs; a ``many`` input takes what is left."""
+    args = [sys.stdin.read() if a == "-" else a for a in args]
+    bound: dict[str, Any] = {}
+    remaining = list(args)
+    for index, spec_input in enumerate(spec.inputs):
+        after = sum(1 for i in spec.inputs[index + 1 :] if not i.optional)
+        if spec_input.many:
+            take = max(0, len(remaining) - after)
+            if take:
+                bound[spec_input.name] = remaining[:take]
+            remaining = remaining[take:]
+        elif remaining:
+            bound[spec_input.name] = remaining.pop(0)
+    if remaining:
+        raise InvalidInput(f"Too many inputs for {spec.name}: {usage(spec)}")
+    missing = [i.name.upper() for i in spec.inputs if i.name not in bound and not i.optional]
+    if missing:
+        raise InvalidInput(f"Missing {', '.join(missing)}. Usage: {usage(spec)}")
+    return bound
+
+
+def usage(spec: TaskSpec) -> str:
+    parts = []
+    for i in spec.inputs:
+        name = i.name.upper() + ("..." if i.many else "")
+        parts.append(f"[{name}]" if i.optional else name)
+    return f"modeldeck run {spec.name} {' '.join(parts)}"
+
+
+def param_option(param: Param) -> click.Option:
+    """A click option for a spec parameter."""
+    help_text = param.help + (f" [default: {param.default}]" if param.default not in (None, False) else "")
+    if param.type is bool:
+        flag = param.name.replace("_", "-")
+        return click.Option([f"--{flag}/--no-{flag}"], default=param.default, help=help_text)
+    kind = click.Choice(param.choices) if param.choices else param.type
+    return click.Option([param.option], type=kind, multiple=param.many, default=None, help=help_text)
+
+
+def split_many(values: tuple[str, ...]) -> list[str]:
+    """``--labels a,b --labels c`` -> ['a', 'b', 'c']."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def task_command(spec: TaskSpec) -> click.Command:
+    """The ``modeldeck run <task>`` command for one spec."""
+
+    def callback(inputs, model, device, as_json, output, **options):
+        from .. import load
+        from ..jsonable import to_jsonable
+        from ..tasks import get_task
+
+        bound = bind_positional(spec, inputs)
+        params = {}
+        for param in spec.params:
+            value = options.get(param.name)
+            if param.many and value is not None:
+                value = split_many(value) or None
+            if value is not None:
+                params[param.name] = value
+        spec.bind(bound, params)  # bad parameters fail before the model loads
+        runner = load(spec.name, model, device=device)
+        result = runner(bound, **params)
+        if output:
+            get_task(spec.name).save(result, Path(output), bound)
+            click.echo(f"Saved to {output}", err=True)
+        if as_json:
+            click.echo(json.dumps(to_jsonable(result), ensure_ascii=False))
+        elif not output:
+            click.echo(get_task(spec.name).render(result, bound))
+
+    params = [
+        click.Argument(["inputs"], nargs=-1),
+        click.Option(["--model", "-m"], help=f"Hub id[@revision] or folder [default: {spec.default_model}]"),
+        click.Option(["--device"], help="cpu, cuda, cuda:1, mps [default: best available]"),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for scripts."),
+        click.Option(["--output", "-o"], type=click.Path(dir_okay=False), help="Save the result to this file."),
+        *[param_option(p) for p in spec.params],
+    ]
+    example = ""
+    if spec.examples:
+        first = spec.examples[0]
+        shown = []
+        for i in spec.inputs:
+            values = first.get(i.name, [])
+            shown += [json.dumps(v) for v in (values if i.many else [values])]
+        example = f"\n\nExample:\n\n    modeldeck run {spec.name} {' '.join(shown)}"
+    return click.Command(
+        spec.name,
+        callback=callback,
+        params=params,
+        help=f"{spec.summary}\n\nUsage: {usage(spec)}\n\nDefault model: {spec.default_model}. Output: {spec.output_help}.{example}",
+        short_help=spec.summary,
+        no_args_is_help=False,
+    )
+
+
+class TaskGroup(click.Group):
+    """``run``'s subcommands: one per task (aliases too)."""
+
+    def list_commands(self, ctx):
+        from ..tasks import registry
+
+        return list(registry())
+
+    def get_command(self, ctx, name):
+        from ..tasks import get_task
+
+        return task_command(get_task(name).spec)
+
+
+run_group = TaskGroup("run", help="Run a task: modeldeck run TASK INPUT... (see 'modeldeck tasks').")

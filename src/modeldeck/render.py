@@ -1,0 +1,68 @@
+"""Readable terminal text for results, chosen by the task's output kind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .jsonable import to_jsonable
+
+
+def bar(score: float, width: int = 20) -> str:
+    filled = max(0, min(width, round(score * width)))
+    return "█" * filled + "·" * (width - filled)
+
+
+def labels(result: list[dict], inputs: dict) -> str:
+    width = max((len(r["label"]) for r in result), default=0)
+    return "\n".join(f"{r['label']:<{width}}  {r['score']:.4f}  {bar(r['score'])}" for r in result)
+
+
+def scores(result: list[float], inputs: dict) -> str:
+    candidates = next((v for v in inputs.values() if isinstance(v, list)), [""] * len(result))
+    ranked = sorted(zip(result, candidates), key=lambda pair: -pair[0])
+    return "\n".join(f"{score:+.4f}  {text}" for score, text in ranked)
+
+
+def vectors(result: list[list[float]], inputs: dict) -> str:
+    texts = next(iter(inputs.values()), [])
+    lines = []
+    for text, vector in zip(texts, result):
+        head = ", ".join(f"{x:+.4f}" for x in vector[:4])
+        lines.append(f"[{head}, ...] ({len(vector)} dims)  {text}")
+    return "\n".join(lines)
+
+
+def fill_mask(result: list, inputs: dict) -> str:
+    groups = result if result and isinstance(result[0], list) else [result]
+    blocks = []
+    for group in groups:
+        blocks.append("\n".join(f"{r['score']:.4f}  {r['token_str']:<12}  {r['sequence']}" for r in group))
+    return "\n\n".join(blocks)
+
+
+def text(result: Any, inputs: dict) -> str:
+    if isinstance(result, dict) and len(result) == 1:
+        return str(next(iter(result.values())))
+    if isinstance(result, list) and result and isinstance(result[0], dict) and len(result[0]) == 1:
+        return "\n\n".join(str(next(iter(r.values()))) for r in result)
+    return as_json(result, inputs)
+
+
+def as_json(result: Any, inputs: dict) -> str:
+    return json.dumps(to_jsonable(result), indent=2, ensure_ascii=False)
+
+
+RENDERERS: dict[str, Callable[[Any, dict], str]] = {
+    "labels": labels,
+    "scores": scores,
+    "vectors": vectors,
+    "fill-mask": fill_mask,
+    "text": text,
+}
+
+
+def render(kind: str, result: Any, inputs: dict) -> str:
+    """Terminal text for ``result`` of an output ``kind``; JSON when no renderer fits."""
+    return RENDERERS.get(kind, as_json)(result, inputs)

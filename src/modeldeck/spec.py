@@ -1,0 +1,115 @@
+"""What a task is: its inputs, parameters, output and default model.
+
+Specs are plain data and import nothing heavy, so the CLI, the HTTP server
+and the UI are generated from them without loading torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import InvalidInput, UnknownParameter, did_you_mean
+
+InputKind = Literal["text", "image", "audio"]
+OutputKind = Literal[
+    "labels",  # [{"label", "score"}], best first
+    "vectors",  # [[float]]
+    "scores",  # [float], one per candidate in order
+    "fill-mask",  # [{"sequence", "score", "token", "token_str"}]
+    "text",  # {"<key>": str} or [{"generated_text": str}]
+    "answer",  # {"answer", "score", "start", "end"}
+    "audio",  # {"audio": ndarray, "sampling_rate": int}
+    "transcript",  # {"text", "chunks"}
+    "image",  # PIL image(s)
+    "boxes",  # [{"label", "score", "box"}]
+    "masks",  # [{"mask", "score"}]
+    "depth",  # {"depth", "predicted_depth"}
+]
+
+
+@dataclass(frozen=True)
+class Input:
+    """One named input of a task."""
+
+    name: str
+    kind: InputKind = "text"
+    many: bool = False  # takes a list (the CLI's last positional takes the rest)
+    help: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tuning parameter; ``type`` is int, float, bool, str or a list of str."""
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+    many: bool = False  # a list of values (e.g. candidate labels)
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: its name, default model, inputs, parameters and output kind."""
+
+    name: str
+    summary: str
+    default_model: str
+    inputs: tuple[Input, ...]
+    output: OutputKind
+    output_help: str
+    params: tuple[Param, ...] = ()
+    aliases: tuple[str, ...] = ()
+    modality: Literal["text", "audio", "vision", "multimodal"] = "text"
+    backend: str = "transformers"
+    examples: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+    @property
+    def signature(self) -> str:
+        """A short 'inputs -> output' line for tables and help."""
+        ins = ", ".join(f"{i.name}{'...' if i.many else ''}" for i in self.inputs)
+        return f"{ins} -> {self.output_help}"
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise UnknownParameter(
+            f"Task {self.name!r} has no parameter {name!r}.",
+            did_you_mean(name, [p.name for p in self.params])
+            or f"It takes: {', '.join(p.name for p in self.params) or 'no parameters'}.",
+        )
+
+    def bind(self, inputs: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split a call into named inputs and parameters (defaults filled in)."""
+        kwargs = dict(kwargs)
+        names = [i.name for i in self.inputs]
+        bound: dict[str, Any] = {n: kwargs.pop(n) for n in names if n in kwargs}
+        if isinstance(inputs, dict):
+            unknown = set(inputs) - set(names)
+            if unknown:
+                name = sorted(unknown)[0]
+                raise InvalidInput(
+                    f"Task {self.name!r} has no input {name!r}.",
+                    did_you_mean(name, names) or f"Its inputs are: {', '.join(names)}.",
+                )
+            bound.update(inputs)
+        elif inputs is not None:
+            if len(names) > 1 and isinstance(inputs, tuple) and len(inputs) == len(names):
+                bound.update(zip(names, inputs))
+            else:
+                bound[names[0]] = inputs
+        for spec in self.inputs:
+            if spec.name not in bound and not spec.optional:
+                raise InvalidInput(f"Task {self.name!r} needs the input {spec.name!r} ({spec.help}).")
+        params = {p.name: p.default for p in self.params}
+        for name, value in kwargs.items():
+            params[self.param(name).name] = value
+        return bound, params

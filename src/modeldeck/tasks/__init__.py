@@ -1,0 +1,58 @@
+"""The task registry: one module per task, each exposing ``TASK`` (a Task subclass).
+
+Adding a task is one module here and one line in ``TASK_MODULES``; the CLI,
+the server and the UI pick it up from its spec. Task modules import torch
+only inside methods, so listing tasks stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from ..errors import UnknownTask, did_you_mean
+from ..spec import TaskSpec
+
+TASK_MODULES = (
+    "feature_extraction",
+    "sentence_similarity",
+    "text_classification",
+    "fill_mask",
+)
+
+
+@cache
+def registry() -> dict[str, type]:
+    """Task name -> Task class, in table order."""
+    found = {}
+    for module in TASK_MODULES:
+        task = importlib.import_module(f"{__name__}.{module}").TASK
+        found[task.spec.name] = task
+    return found
+
+
+@cache
+def aliases() -> dict[str, str]:
+    return {alias: name for name, task in registry().items() for alias in task.spec.aliases}
+
+
+def canonical_name(name: str) -> str:
+    """The registered name for ``name`` or one of its aliases."""
+    tasks = registry()
+    if name in tasks:
+        return name
+    if name in aliases():
+        return aliases()[name]
+    names = [*tasks, *aliases()]
+    raise UnknownTask(
+        f"Unknown task {name!r}.",
+        did_you_mean(name, names) or "Run 'modeldeck tasks' to see them all.",
+    )
+
+
+def get_task(name: str) -> type:
+    return registry()[canonical_name(name)]
+
+
+def specs() -> list[TaskSpec]:
+    return [task.spec for task in registry().values()]

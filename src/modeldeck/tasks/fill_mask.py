@@ -1,0 +1,72 @@
+"""fill-mask: the likeliest tokens for the mask in a text."""
+
+from __future__ import annotations
+
+from ..errors import InvalidInput
+from ..spec import Input, Param, TaskSpec
+from ..task import Task
+
+
+class FillMask(Task):
+    spec = TaskSpec(
+        name="fill-mask",
+        summary="Guess the word hidden behind the mask token ([MASK] for BERT).",
+        default_model="google-bert/bert-base-uncased",
+        inputs=(Input("text", "text", help="a text containing the model's mask token"),),
+        output="fill-mask",
+        output_help="candidate tokens with scores",
+        params=(Param("top_k", int, 5, "how many candidates per mask"),),
+        examples=({"text": "Paris is the [MASK] of France."},),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+        from ..backends.transformers import load_model, load_processor
+
+        self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+        self.model = load_model(AutoModelForMaskedLM, self.model_path, self.device)
+
+    def validate(self, inputs, params) -> None:
+        super().validate(inputs, params)
+        mask = self.tokenizer.mask_token
+        if mask is None:
+            raise InvalidInput(f"Model {self.model_id} has no mask token, so it cannot fill masks.")
+        if mask not in inputs["text"]:
+            raise InvalidInput(
+                f"The text has no mask token: this model's mask token is {mask}.",
+                f"Write it where the missing word goes, e.g. 'Paris is the {mask} of France.'",
+            )
+        if params["top_k"] is not None and params["top_k"] < 1:
+            raise InvalidInput("top_k must be at least 1.")
+
+    def preprocess(self, inputs, **_):
+        return self.tokenizer(inputs["text"], truncation=True, return_tensors="pt").to(self.device)
+
+    def forward(self, encoded, **_):
+        return encoded["input_ids"][0], self.model(**encoded).logits[0].float()
+
+    def postprocess(self, outputs, top_k=5, **_):
+        input_ids, logits = outputs
+        positions = (input_ids == self.tokenizer.mask_token_id).nonzero().flatten().tolist()
+        results = []
+        for position in positions:
+            probs = logits[position].softmax(-1)
+            scores, tokens = probs.topk(min(top_k, probs.numel()))
+            candidates = []
+            for score, token in zip(scores.tolist(), tokens.tolist()):
+                filled = input_ids.clone()
+                filled[position] = token
+                candidates.append(
+                    {
+                        "sequence": self.tokenizer.decode(filled.tolist(), skip_special_tokens=True),
+                        "score": float(score),
+                        "token": int(token),
+                        "token_str": self.tokenizer.decode([token]).strip(),
+                    }
+                )
+            results.append(candidates)
+        return results[0] if len(results) == 1 else results
+
+
+TASK = FillMask

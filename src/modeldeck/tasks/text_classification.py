@@ -1,0 +1,50 @@
+"""text-classification (sentiment-analysis): labels with probabilities for a text."""
+
+from __future__ import annotations
+
+from ..spec import Input, Param, TaskSpec
+from ..task import Task
+
+
+class TextClassification(Task):
+    spec = TaskSpec(
+        name="text-classification",
+        summary="Classify a text (e.g. sentiment) into the model's labels.",
+        default_model="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        inputs=(Input("text", "text", help="the text to classify"),),
+        output="labels",
+        output_help="labels with scores, best first",
+        params=(Param("top_k", int, None, "how many labels to return (default: all)"),),
+        aliases=("sentiment-analysis", "sentiment"),
+        examples=({"text": "I love this movie, it was wonderful!"},),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from ..backends.transformers import load_model, load_processor
+
+        self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+        self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
+
+    def preprocess(self, inputs, **_):
+        return self.tokenizer(inputs["text"], truncation=True, return_tensors="pt").to(self.device)
+
+    def forward(self, encoded, **_):
+        return self.model(**encoded).logits[0].float()
+
+    def postprocess(self, logits, top_k=None, **_) -> list[dict]:
+        config = self.model.config
+        # Multi-label and single-logit heads score each label alone; others share one softmax.
+        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+            scores = logits.sigmoid()
+        else:
+            scores = logits.softmax(-1)
+        ranked = sorted(
+            ({"label": config.id2label[i], "score": float(s)} for i, s in enumerate(scores)),
+            key=lambda r: -r["score"],
+        )
+        return ranked[:top_k] if top_k else ranked
+
+
+TASK = TextClassification

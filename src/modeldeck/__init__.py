@@ -21,7 +21,7 @@ __all__ = ["ModeldeckError", "load", "run", "tasks"]
 
 def tasks() -> list[TaskSpec]:
     """Every task modeldeck runs, with its default model, inputs and parameters."""
-    from .tasks import specs
+    from .pipelines import specs
 
     return specs()
 
@@ -35,7 +35,7 @@ def load(task: str, model: str | None = None, *, device: str | None = None, **op
 
 def run(task: str, inputs: Any = None, model: str | None = None, *, device: str | None = None, **params: Any) -> Any:
     """Run ``task`` on ``inputs`` and return plain results (lists, dicts, numbers, text)."""
-    from .tasks import get_task
+    from .pipelines import get_task
 
     get_task(task).spec.bind(inputs, params)  # bad input fails before any model loads
     return load(task, model, device=device)(inputs, **params)

@@ -20,8 +20,9 @@ class Pool:
     def get(self, task_name: str, model: str | None = None, device: str | None = None, **options: Any) -> Task:
         """The runner for ``task_name`` on ``model``, loading it on first use."""
         from . import hub
+        from .backends import quiet_libraries
         from .backends.device import pick_device
-        from .tasks import get_task
+        from .pipelines import get_task
 
         task_cls = get_task(task_name)
         model = model or task_cls.spec.default_model
@@ -32,6 +33,7 @@ class Pool:
                 self._runners.move_to_end(key)
                 return self._runners[key]
             resolved = hub.resolve(model)
+            quiet_libraries()
             runner = task_cls(resolved.path, resolved.id, device=device, **options)
             self._runners[key] = runner
             while len(self._runners) > self.max_models:

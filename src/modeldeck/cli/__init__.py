@@ -59,34 +59,38 @@ def cli(ctx: click.Context, offline: bool, debug: bool) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
 
 
-def fail(message: str, hint: str | None = None, code: int = 1) -> None:
+def fail(message: str, hint: str | None = None, code: int = 1) -> int:
+    """Print one clear error (and what to do) to stderr; return the exit code."""
     click.secho(f"Error: {message}", fg="red", err=True)
     if hint:
         click.echo(hint, err=True)
-    sys.exit(code)
+    return code
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning errors into one clear line (tracebacks with --debug)."""
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or os.environ.get("MODELDECK_DEBUG") == "1"
+    if debug:
+        os.environ["MODELDECK_DEBUG"] = "1"
     try:
         cli.main(args=args, prog_name="modeldeck", standalone_mode=False)
+        return 0
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.Abort:
-        fail("Aborted.", code=130)
+        return fail("Aborted.", code=130)
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        return e.exit_code
     except ModeldeckError as e:
         if debug:
             traceback.print_exc()
-        fail(e.message, e.hint)
+        return fail(e.message, e.hint)
     except KeyboardInterrupt:
-        fail("Interrupted.", code=130)
+        return fail("Interrupted.", code=130)
     except Exception as e:  # noqa: BLE001 - a person should see one line, not a traceback
         if debug:
             traceback.print_exc()
-            sys.exit(1)
-        fail(f"{type(e).__name__}: {e}", "Run again with --debug for the full traceback.")
+            return 1
+        return fail(f"{type(e).__name__}: {e}", "Run again with --debug for the full traceback.")

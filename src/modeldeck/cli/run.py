@@ -64,7 +64,7 @@ def task_command(spec: TaskSpec) -> click.Command:
     def callback(inputs, model, device, as_json, output, **options):
         from .. import load
         from ..jsonable import to_jsonable
-        from ..tasks import get_task
+        from ..pipelines import get_task
 
         bound = bind_positional(spec, inputs)
         params = {}
@@ -115,12 +115,12 @@ class TaskGroup(click.Group):
     """``run``'s subcommands: one per task (aliases too)."""
 
     def list_commands(self, ctx):
-        from ..tasks import registry
+        from ..pipelines import registry
 
         return list(registry())
 
     def get_command(self, ctx, name):
-        from ..tasks import get_task
+        from ..pipelines import get_task
 
         return task_command(get_task(name).spec)
 

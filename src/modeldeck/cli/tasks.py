@@ -11,7 +11,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def tasks_command(as_json: bool) -> None:
     """List every task with its default model and input -> output."""
-    from ..tasks import specs
+    from ..pipelines import specs
 
     rows = [
         {

@@ -1,5 +1,8 @@
 """The task registry: one module per task, each exposing ``TASK`` (a Task subclass).
 
+(Named like transformers' ``pipelines/``; a ``tasks`` package would shadow
+the public ``modeldeck.tasks()``.)
+
 Adding a task is one module here and one line in ``TASK_MODULES``; the CLI,
 the server and the UI pick it up from its spec. Task modules import torch
 only inside methods, so listing tasks stays instant.

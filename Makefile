@@ -1,0 +1,36 @@
+# Two commands after cloning:  make demo  (install + main job)   make test  (install + test suite)
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch by default. With a GPU, choose yours, e.g.
+#   make TORCH="torch --index-url https://download.pytorch.org/whl/cu124" demo
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test fixture-hub bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/install-system-deps.sh
+	@$(PY) -c 'import sys; sys.exit("modeldeck needs Python >= 3.11, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	bash scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[all,test]'
+	touch $@
+
+demo: install
+	$(BIN)/modeldeck --offline run sentence-similarity "A man is eating food." \
+		"A man is eating a piece of bread." "The girl is carrying a baby." "A man is riding a horse."
+
+test: install
+	$(BIN)/python -m pytest -q
+
+fixture-hub: install
+	$(BIN)/python -m tests.fixtures.hub --root .cache/fixture-hub
+
+bench: install
+	$(BIN)/python bench/embed.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

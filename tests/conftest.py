@@ -1,0 +1,117 @@
+"""Test setup: offline, against the fixture hub, with the network blocked.
+
+Every test runs with HF_HUB_OFFLINE=1 and the fixture hub (tiny random models
+under the real ids, see fixtures/hub.py) as the Hugging Face cache. Any
+attempt to reach a non-loopback address, in the test process or in a
+subprocess it starts, fails the test and names the address.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+NETGUARD = TESTS / "netguard"
+DATA = TESTS / "fixtures" / "data"
+
+
+def _load_netguard():
+    spec = importlib.util.spec_from_file_location("modeldeck_netguard", NETGUARD / "sitecustomize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+netguard = _load_netguard()
+
+
+def pytest_configure(config):
+    state = Path(tempfile.mkdtemp(prefix="modeldeck-tests-"))
+    from tests.fixtures.hub import DEFAULT_ROOT
+
+    os.environ.update(
+        {
+            "MODELDECK_NETGUARD": "1",
+            "MODELDECK_NETGUARD_LOG": str(state / "netguard.log"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(NETGUARD), os.environ.get("PYTHONPATH")])),
+            "HF_HUB_OFFLINE": "1",
+            "MODELDECK_OFFLINE": "1",
+            "HF_HUB_CACHE": str(DEFAULT_ROOT),
+            "HF_HOME": str(state / "hf-home"),
+            "MODELDECK_HOME": str(state / "modeldeck-home"),
+            "MODELDECK_DEVICE": "cpu",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
+    netguard.install()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fixture_hub() -> Path:
+    """The fixture hub, built once and reused across runs (rebuilt when a builder changes)."""
+    from tests.fixtures.hub import build_hub
+
+    return build_hub(Path(os.environ["HF_HUB_CACHE"]))
+
+
+@pytest.fixture(autouse=True)
+def no_network():
+    """Fail the test if it (or a subprocess) tried to reach the network."""
+    log = Path(os.environ["MODELDECK_NETGUARD_LOG"])
+    before = log.read_text() if log.exists() else ""
+    yield
+    after = log.read_text() if log.exists() else ""
+    if after != before:
+        log.write_text(before)
+        pytest.fail("Tests must not use the network; this one tried: " + after[len(before) :].strip().replace("\n", "; "))
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch) -> Path:
+    """An empty Hugging Face cache: only packaged models are available."""
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the real CLI entry point in-process: ``cli("run", "fill-mask", ...)``."""
+    from modeldeck.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+def run_module(*args: str, env: dict | None = None, timeout: float = 300, input: str | None = None):
+    """Run ``python -m modeldeck ARGS`` in a subprocess (network still guarded)."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "modeldeck", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=timeout,
+        input=input,
+    )

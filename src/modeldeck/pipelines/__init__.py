@@ -17,10 +17,14 @@ from ..errors import UnknownTask, did_you_mean
 from ..spec import TaskSpec
 
 TASK_MODULES = (
+    # text: encoders
     "feature_extraction",
     "sentence_similarity",
     "text_classification",
     "fill_mask",
+    # text: generative and span models
+    # speech
+    # vision and vision-language
 )
 
 

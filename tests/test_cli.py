@@ -78,7 +78,7 @@ def test_bad_input_is_one_clear_line(cli, args, message):
     assert result.code != 0
     assert message in result.err
     assert "Traceback" not in result.err
-    assert result.err.startswith("Error: ")
+    assert result.err.startswith("Error: ") and result.err.count("\n") == 1, "one line"
 
 
 def test_unknown_command_suggests(cli):

@@ -60,10 +60,8 @@ def cli(ctx: click.Context, offline: bool, debug: bool) -> None:
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> int:
-    """Print one clear error (and what to do) to stderr; return the exit code."""
-    click.secho(f"Error: {message}", fg="red", err=True)
-    if hint:
-        click.echo(hint, err=True)
+    """Print one line to stderr, what went wrong and what to do; return the exit code."""
+    click.secho(f"Error: {message}" + (f" {hint}" if hint else ""), fg="red", err=True)
     return code
 
 

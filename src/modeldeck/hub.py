@@ -119,19 +119,34 @@ def offline_hint(model: str) -> str:
 # -- finding models ------------------------------------------------------------------------
 
 
+def split_subpath(model_id: str) -> tuple[str, str | None]:
+    """'org/repo/name' (one model inside a repo of many, like rhasspy/piper-voices) -> ('org/repo', 'name')."""
+    parts = model_id.split("/")
+    return ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (model_id, None)
+
+
+def find_in_snapshot(snapshot: Path, name: str) -> Path | None:
+    """The folder holding ``name.*`` (e.g. en_US-joe-medium.onnx) inside a repo snapshot."""
+    for file in sorted(snapshot.rglob(f"{name}.*")):
+        return file.parent
+    return None
+
+
 def cached_snapshot(ref: ModelRef) -> Path | None:
-    """The cached snapshot folder for ``ref``, or None."""
+    """The cached snapshot folder for ``ref`` (for 'org/repo/name', the folder of that model), or None."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    repo_id, name = split_subpath(ref.id)
     try:
-        return Path(
+        snapshot = Path(
             snapshot_download(
-                ref.id, revision=ref.revision, local_files_only=True, cache_dir=settings.hub_cache()
+                repo_id, revision=ref.revision, local_files_only=True, cache_dir=settings.hub_cache()
             )
         )
     except (LocalEntryNotFoundError, FileNotFoundError, OSError):
         return None
+    return find_in_snapshot(snapshot, name) if name else snapshot
 
 
 def packaged_path(model_id: str) -> Path | None:
@@ -186,6 +201,30 @@ def resolve(model: str | ModelRef, allow_download: bool = True) -> ResolvedModel
         f"Model {ref} is not in the Hugging Face cache ({settings.hub_cache()}) and {why}.",
         offline_hint(str(ref)),
     )
+
+
+def resolve_default(default: str, offline_default: str | None = None) -> ResolvedModel:
+    """A task's default model; when it cannot be had (not cached, hub unreachable), its packaged stand-in.
+
+    Only for defaults: a model the user names is never swapped for another.
+    """
+    try:
+        return resolve(default)
+    except ModelNotAvailable:
+        if offline_default is None:
+            raise
+        ref = ModelRef.parse(offline_default)
+        path = cached_snapshot(ref) or packaged_path(ref.id)
+        if path is None:
+            raise
+        _told.add(ref.id)
+        _say_once(
+            default,
+            f"modeldeck: the default model {default} is not cached and the hub is not reachable; using "
+            f"{ref.id} instead" + (f" (shipped in the {PACKAGED[ref.id][2]!r} package)" if ref.id in PACKAGED else "")
+            + f". For the default, run 'modeldeck pull {default}' while online.",
+        )
+        return ResolvedModel(ref, path, "package" if ref.id in PACKAGED else "cache")
 
 
 def require_online(what: str) -> None:

@@ -25,6 +25,7 @@ class Pool:
         from .pipelines import get_task
 
         task_cls = get_task(task_name)
+        named = model is not None  # a named model is never swapped for the offline default
         model = model or task_cls.spec.default_model
         device = pick_device(device)
         key = (task_cls.spec.name, model, device, tuple(sorted(options.items())))
@@ -32,7 +33,10 @@ class Pool:
             if key in self._runners:
                 self._runners.move_to_end(key)
                 return self._runners[key]
-            resolved = hub.resolve(model)
+            if named:
+                resolved = hub.resolve(model)
+            else:
+                resolved = hub.resolve_default(model, task_cls.spec.offline_default)
             quiet_libraries()
             runner = task_cls(resolved.path, resolved.id, device=device, **options)
             self._runners[key] = runner

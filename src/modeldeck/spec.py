@@ -70,6 +70,9 @@ class TaskSpec:
     modality: Literal["text", "audio", "vision", "multimodal"] = "text"
     backend: str = "transformers"
     examples: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    # A model shipped in a PyPI package, used instead of default_model when that is
+    # neither cached nor downloadable (offline); hub.resolve_default says so once.
+    offline_default: str | None = None
 
     @property
     def signature(self) -> str:

@@ -91,3 +91,8 @@ def require(module: str, package: str | None = None, extra: str | None = None):
             f"This needs the package {pip_name!r}, which is not installed ({e}).",
             f"Install it with: {how}",
         ) from e
+
+
+class Notice(UserWarning):
+    """Not an error: something modeldeck handled for the user that they should know about
+    (input truncated or chunked to fit a model's window). The CLI prints these as 'Note: ...'."""

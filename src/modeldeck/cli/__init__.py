@@ -19,6 +19,8 @@ from ..errors import ModeldeckError
 COMMANDS = {
     "tasks": "tasks:tasks_command",
     "run": "run:run_group",
+    "ui": "ui:ui_command",
+    "space": "space:space_group",
 }
 
 

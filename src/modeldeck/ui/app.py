@@ -1,0 +1,242 @@
+"""The modeldeck web UI: one Gradio tab per task, grouped by modality, built from the specs.
+
+The app calls only the public Python API (``modeldeck.load`` and the runner it
+returns), so it never imports torch until a tab is used: building and serving
+the page stays fast. Errors become readable messages in the page.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from a local tool
+
+import gradio as gr
+
+from ..errors import ModeldeckError
+from ..spec import TaskSpec
+from . import components as ui
+
+MODALITIES = (("text", "Text"), ("audio", "Audio"), ("vision", "Vision"), ("multimodal", "Multimodal"))
+# System fonts: the default theme fetches Google Fonts, which an offline machine cannot reach.
+THEME_FONTS = {
+    "font": ["ui-sans-serif", "system-ui", "sans-serif"],
+    "font_mono": ["ui-monospace", "Consolas", "monospace"],
+}
+
+
+def select_specs(tasks: Iterable[str] | None = None) -> list[TaskSpec]:
+    """The specs of ``tasks`` (names or aliases), or of every task."""
+    import modeldeck
+    from ..pipelines import canonical_name
+
+    specs = {spec.name: spec for spec in modeldeck.tasks()}
+    if not tasks:
+        return list(specs.values())
+    names = []
+    for task in tasks:
+        name = canonical_name(task)
+        if name not in names:
+            names.append(name)
+    return [specs[name] for name in names]
+
+
+def cached_models() -> list[str]:
+    """Model ids in the Hugging Face cache (empty when there is no cache)."""
+    from huggingface_hub import scan_cache_dir
+
+    from .. import settings
+
+    try:
+        info = scan_cache_dir(settings.hub_cache())
+    except Exception:  # noqa: BLE001 - no cache yet, or an unreadable one: nothing to list
+        return []
+    return sorted(repo.repo_id for repo in info.repos if repo.repo_type == "model")
+
+
+def model_choices(spec: TaskSpec, cached: list[str]) -> list[str]:
+    """The default model first (and its offline stand-in), then the cached ones."""
+    first = [spec.default_model] + ([spec.offline_default] if getattr(spec, "offline_default", None) else [])
+    return [*first, *[m for m in cached if m not in first]]
+
+
+def user_error(error: BaseException) -> gr.Error:
+    """A readable error for the page: the message and what to do, never a traceback."""
+    if isinstance(error, ModeldeckError):
+        text = str(error)
+    elif isinstance(error, (FileNotFoundError, ValueError, TypeError, OSError, ImportError, MemoryError)):
+        text = f"{error}" or type(error).__name__
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return gr.Error(html.escape(text, quote=False), duration=None, print_exception=False)
+
+
+def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView) -> Callable:
+    """The function a task's Run button calls: widgets -> modeldeck.load(...)(...) -> widgets."""
+
+    def handler(values: dict, progress=gr.Progress(track_tqdm=True)):
+        try:
+            import modeldeck
+
+            bound = {}
+            for item, widget in zip(spec.inputs, inputs):
+                value = ui.input_value(item, values.get(widget))
+                if value is not None:
+                    bound[item.name] = value
+            chosen = {}
+            for param, widget in zip(spec.params, params):
+                value = ui.param_value(param, values.get(widget))
+                if value is not None:
+                    chosen[param.name] = value
+            spec.bind(bound, chosen)  # missing or wrong input fails before a model loads
+            model = (values.get(model_box) or "").strip() or None
+            if model == spec.default_model:
+                model = None  # the default, so an offline machine may use its packaged stand-in
+            progress(0.05, desc=f"Loading {model or spec.default_model}")
+            runner = modeldeck.load(spec.name, model)
+            progress(0.5, desc=f"Running {spec.name}")
+            result = runner(bound, **chosen)
+            progress(0.95, desc="Showing the result")
+            return view.fill(result, bound)
+        except gr.Error:
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure becomes a message in the page
+            if os.environ.get("MODELDECK_DEBUG") == "1" or not isinstance(error, ModeldeckError):
+                traceback.print_exc(file=sys.stderr)  # for the server's log; the page gets one line
+            raise user_error(error) from None
+
+    handler.__name__ = f"run_{spec.name.replace('-', '_')}"
+    return handler
+
+
+@dataclass
+class TaskTab:
+    """One task's widgets and the function its Run button calls (tests drive it directly)."""
+
+    spec: TaskSpec
+    model: gr.Dropdown
+    inputs: list
+    params: list
+    view: ui.OutputView
+    handler: Callable
+
+    def values(self, inputs: dict[str, Any], params: dict[str, Any] | None = None, model: str | None = None) -> dict:
+        """The handler's argument for these widget values (by input/parameter name)."""
+        values = {self.model: model}
+        values.update({w: inputs.get(i.name) for i, w in zip(self.spec.inputs, self.inputs)})
+        values.update({w: (params or {}).get(p.name) for p, w in zip(self.spec.params, self.params)})
+        return values
+
+
+def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> TaskTab:
+    """The widgets and events of one task's tab (inside an open gr.Tab)."""
+    gr.Markdown(
+        f"**{spec.summary}**  \nDefault model: `{spec.default_model}` · output: {spec.output_help}",
+        elem_id=ui.elem_id(spec, "summary"),
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            model_box = gr.Dropdown(
+                choices=model_choices(spec, cached),
+                value=spec.default_model,
+                allow_custom_value=True,
+                label="Model",
+                info="The default, a cached model, or any hub id or local folder",
+                elem_id=ui.elem_id(spec, "model"),
+            )
+            inputs = [ui.input_widget(spec, item) for item in spec.inputs]
+            params = []
+            if spec.params:
+                with gr.Accordion("Options", open=True):
+                    params = [ui.param_widget(spec, param) for param in spec.params]
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id=ui.elem_id(spec, "run"))
+                clear = gr.ClearButton(value="Clear", elem_id=ui.elem_id(spec, "clear"))
+        with gr.Column(scale=1):
+            view = ui.output_view(spec)
+    clear.add([*inputs, *view.components])
+
+    points = next((w for p, w in zip(spec.params, params) if p.name == ui.POINTS), None)
+    image = next((w for i, w in zip(spec.inputs, inputs) if i.kind == "image" and not i.many), None)
+    if points is not None and image is not None:
+        many = spec.param(ui.POINTS).many
+
+        def place(current: str, evt: gr.SelectData) -> str:
+            return ui.add_point(current, evt.index, many)
+
+        image.select(place, inputs=[points], outputs=[points], show_progress="hidden")
+        image.upload(lambda: "", outputs=[points], show_progress="hidden")
+        image.clear(lambda: "", outputs=[points], show_progress="hidden")
+
+    handler = make_handler(spec, inputs, params, model_box, view)
+    if gpu is not None:
+        handler = gpu(handler)
+    run.click(
+        handler,
+        inputs={*inputs, *params, model_box},
+        outputs=view.components,
+        api_name=spec.name.replace("-", "_"),
+        concurrency_id="models",
+    )
+    rows = ui.example_rows(spec)
+    if rows:
+        gr.Examples(rows, inputs=[*inputs, *params], label="Examples", cache_examples=False)
+    return TaskTab(spec, model_box, inputs, params, view, handler)
+
+
+def build_app(
+    tasks: Iterable[str] | None = None,
+    *,
+    gpu: Callable | None = None,
+    title: str = "modeldeck",
+) -> gr.Blocks:
+    """The Gradio app for ``tasks`` (default: all). ``gpu`` wraps each task's work (spaces.GPU)."""
+    specs = select_specs(tasks)
+    cached = cached_models()
+    tabs: dict[str, TaskTab] = {}
+    gr.set_static_paths([str(ui.EXAMPLES_DIR)])
+    with gr.Blocks(title=title, analytics_enabled=False) as app:
+        gr.Markdown(
+            f"# {html.escape(title)}\nOpen-source Hugging Face models on this machine. Pick a task, "
+            "then a model (the first use of a model loads it; later runs reuse it)."
+        )
+        with gr.Tabs():
+            for modality, heading in MODALITIES:
+                group = [s for s in specs if s.modality == modality]
+                if not group:
+                    continue
+                with gr.Tab(heading, id=f"modality-{modality}", elem_id=f"modality-{modality}"):
+                    with gr.Tabs():
+                        for spec in group:
+                            with gr.Tab(spec.name, id=spec.name, elem_id=ui.elem_id(spec, "tab")):
+                                tabs[spec.name] = task_tab(spec, cached, gpu)
+    app.modeldeck_tabs = tabs
+    return app
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(**THEME_FONTS)
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, auth=None, **kwargs: Any) -> str:
+    """Serve ``app`` without blocking; return its address."""
+    app.queue(default_concurrency_limit=1)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        auth_message="Log in with any user name and the server's MODELDECK_API_KEY as the password." if auth else None,
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=True,
+        ssr_mode=False,
+        theme=theme(),
+        **kwargs,
+    )
+    return app.local_url

@@ -1,0 +1,550 @@
+"""Gradio widgets chosen from a task's spec: inputs, parameters, outputs and examples.
+
+Nothing here knows a task by name: each input kind, parameter type and output
+kind maps to a widget, and each output kind has a converter from the task's
+plain result (the shapes documented in ``modeldeck.spec.OutputKind``) to the
+widget's value. A task that lands later gets its tab from its spec alone.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..errors import InvalidInput
+from ..jsonable import to_jsonable
+from ..spec import Input, Param, TaskSpec
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+# Bundled media used where an example needs a picture or a sound (see examples/PROVENANCE.md).
+EXAMPLE_MEDIA = {"image": EXAMPLES_DIR / "cats.jpg", "audio": EXAMPLES_DIR / "jfk.flac"}
+POINTS = "points"  # a parameter with this name is filled by clicking on the task's image
+
+
+def elem_id(spec: TaskSpec, *parts: str) -> str:
+    """A stable DOM id for a task's widget (used by the browser tests)."""
+    return "-".join([spec.name, *parts]).replace("_", "-")
+
+
+def label_for(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+# -- inputs and parameters -------------------------------------------------------------------
+
+
+def input_widget(spec: TaskSpec, item: Input) -> gr.Component:
+    """The widget for one task input."""
+    label = label_for(item.name) + (" (optional)" if item.optional else "")
+    common = {"label": label, "info": item.help or None, "elem_id": elem_id(spec, "in", item.name)}
+    if item.kind == "image":
+        if item.many:
+            return gr.File(file_count="multiple", file_types=["image"], type="filepath", **common)
+        return gr.Image(type="filepath", sources=["upload", "clipboard"], **_no_info(common))
+    if item.kind == "audio":
+        if item.many:
+            return gr.File(file_count="multiple", file_types=["audio"], type="filepath", **common)
+        return gr.Audio(type="filepath", sources=["upload", "microphone"], **_no_info(common))
+    if item.many:
+        common["info"] = (item.help + "; " if item.help else "") + "one per line"
+        return gr.Textbox(lines=4, max_lines=20, **common)
+    return gr.Textbox(lines=2, max_lines=20, **common)
+
+
+def _no_info(common: dict) -> dict:
+    """Image and audio widgets take no ``info``: fold it into the label."""
+    out = dict(common)
+    info = out.pop("info")
+    if info:
+        out["label"] = f"{out['label']}: {info}"
+    return out
+
+
+def param_widget(spec: TaskSpec, param: Param) -> gr.Component:
+    """The widget for one tuning parameter."""
+    common = {"label": label_for(param.name), "info": param.help or None, "elem_id": elem_id(spec, "param", param.name)}
+    if param.name == POINTS:
+        common["info"] = (param.help + ". " if param.help else "") + "Click on the image to add points (x,y)."
+    if param.type is bool:
+        return gr.Checkbox(value=bool(param.default), **common)
+    if param.choices:
+        default = param.default
+        if param.many:
+            default = list(default) if isinstance(default, (list, tuple)) else ([default] if default else [])
+        return gr.Dropdown(choices=list(param.choices), value=default, multiselect=param.many, **common)
+    if param.many:
+        default = param.default
+        if isinstance(default, (list, tuple)):
+            default = ", ".join(str(v) for v in default)
+        common["info"] = (param.help + "; " if param.help else "") + "comma-separated"
+        return gr.Textbox(value=default or "", **common)
+    if param.type in (int, float):
+        return gr.Number(value=param.default, precision=0 if param.type is int else None, **common)
+    return gr.Textbox(value="" if param.default is None else str(param.default), **common)
+
+
+def split_many(text: str) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c'] (the CLI's rule for list parameters)."""
+    return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
+def input_value(item: Input, raw: Any) -> Any:
+    """A widget's value as the task input, or None when nothing was given."""
+    if raw is None:
+        return None
+    if item.kind in ("image", "audio"):
+        if item.many:
+            paths = [_file_path(f) for f in (raw if isinstance(raw, (list, tuple)) else [raw])]
+            return [p for p in paths if p] or None
+        return _file_path(raw)
+    if item.many:
+        if isinstance(raw, (list, tuple)):
+            return [str(line) for line in raw if str(line).strip()]
+        return [line.strip() for line in str(raw).splitlines() if line.strip()]
+    return str(raw)
+
+
+def _file_path(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # FileData-like
+        value = value.get("path") or value.get("name")
+    if hasattr(value, "name") and not isinstance(value, str):  # tempfile wrappers
+        value = value.name
+    return str(value) if value else None
+
+
+def param_value(param: Param, raw: Any) -> Any:
+    """A widget's value as the task parameter, or None to keep the default."""
+    if raw is None:
+        return None
+    if param.type is bool:
+        return bool(raw)
+    if param.many:
+        parts = [str(v).strip() for v in raw] if isinstance(raw, (list, tuple)) else split_many(raw)
+        parts = [p for p in parts if p]
+        return [_coerce(param, p) for p in parts] or None
+    if isinstance(raw, str) and not raw.strip():
+        return None
+    if isinstance(raw, float) and math.isnan(raw):
+        return None
+    return _coerce(param, raw)
+
+
+def _coerce(param: Param, value: Any) -> Any:
+    kind = param.type
+    try:
+        if kind is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind is float:
+            return float(value)
+    except (TypeError, ValueError):
+        name = "a whole number" if kind is int else "a number"
+        raise InvalidInput(f"{label_for(param.name)} must be {name}, not {value!r}.") from None
+    if kind is str:
+        return str(value).strip()
+    return value
+
+
+def add_point(current: str | None, index: Any, many: bool) -> str:
+    """Append a clicked (x, y) to a points parameter's text."""
+    x, y = (int(round(v)) for v in index[:2])
+    current = (current or "").strip()
+    sep = ", " if many else "; "
+    return f"{current}{sep}{x},{y}" if current else f"{x},{y}"
+
+
+# -- examples --------------------------------------------------------------------------------
+
+
+def example_media(kind: str, value: Any = None) -> str | None:
+    """A bundled file for an image/audio example: the named one if bundled, else the default."""
+    if isinstance(value, str) and value:
+        for candidate in (Path(value), EXAMPLES_DIR / Path(value).name):
+            if candidate.is_file():
+                return str(candidate)
+    default = EXAMPLE_MEDIA.get(kind)
+    return str(default) if default and default.is_file() else None
+
+
+def example_rows(spec: TaskSpec) -> list[list[Any]]:
+    """Rows for gr.Examples (inputs then parameters), from the spec's examples.
+
+    Image and audio inputs use the bundled media, so every task that takes
+    them has an example to click even when its spec names none.
+    """
+    examples = list(spec.examples)
+    if not examples and any(i.kind in EXAMPLE_MEDIA for i in spec.inputs):
+        examples = [{}]
+    rows = []
+    for example in examples:
+        row: list[Any] = []
+        for item in spec.inputs:
+            value = example.get(item.name)
+            if item.kind in EXAMPLE_MEDIA:
+                if value is None and item.optional:
+                    row.append(None)
+                    continue
+                values = value if isinstance(value, (list, tuple)) else [value]
+                media = [example_media(item.kind, v) for v in values]
+                row.append([m for m in media if m] if item.many else media[0])
+            elif item.many and isinstance(value, (list, tuple)):
+                row.append("\n".join(str(v) for v in value))
+            else:
+                row.append("" if value is None else str(value))
+        for param in spec.params:
+            value = example.get(param.name, param.default)
+            if param.many and not param.choices and isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value)
+            row.append(value)
+        rows.append(row)
+    return rows
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+@dataclass
+class OutputView:
+    """The widgets that show one output kind, and how a result fills them."""
+
+    kind: str
+    components: list[gr.Component]
+    fill: Callable[[Any, dict[str, Any]], list[Any]]
+
+
+def output_view(spec: TaskSpec) -> OutputView:
+    """The output widgets for a task, by its output kind (JSON for kinds not known here)."""
+    kind = spec.output
+    make = OUTPUTS.get(kind, _json_view)
+    return make(spec)
+
+
+def _id(spec: TaskSpec, name: str) -> str:
+    return elem_id(spec, "out", name)
+
+
+def _table(columns: list[str], rows: list[list[Any]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _labels_view(spec: TaskSpec) -> OutputView:
+    label = gr.Label(label="Labels", num_top_classes=10, elem_id=_id(spec, "labels"))
+    return OutputView("labels", [label], lambda result, inputs: [labels_value(result)])
+
+
+def labels_value(result: Any) -> dict[str, float]:
+    """[{"label", "score"}] (or a batch of them) -> {label: score} for gr.Label."""
+    if isinstance(result, dict) and "label" in result:
+        result = [result]
+    if result and isinstance(result[0], list):
+        return {f"#{n + 1} {r['label']}": float(r["score"]) for n, group in enumerate(result) for r in group}
+    return {str(r.get("label", r.get("answer", "?"))): float(r["score"]) for r in result}
+
+
+def _scores_view(spec: TaskSpec) -> OutputView:
+    table = gr.Dataframe(label="Scores", interactive=False, wrap=True, elem_id=_id(spec, "scores"))
+    return OutputView("scores", [table], lambda result, inputs: [scores_table(result, inputs)])
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return Path(text).name if len(text) < 4096 and Path(text).is_file() else text
+
+
+def scores_table(result: Any, inputs: dict[str, Any]):
+    """Scores, best first: a float per candidate, or dicts with a "score"."""
+    if result and isinstance(result[0], dict):
+        columns = [k for k in result[0] if k != "score"] + ["score"]
+        rows = [[_shown(r.get(c)) if c != "score" else round(float(r["score"]), 4) for c in columns] for r in result]
+        rows.sort(key=lambda row: -row[-1])
+        return _table(columns, rows)
+    candidates = next((v for v in inputs.values() if isinstance(v, list)), None) or [
+        f"#{n + 1}" for n in range(len(result))
+    ]
+    ranked = sorted(zip(candidates, result), key=lambda pair: -float(pair[1]))
+    return _table(["candidate", "score"], [[_shown(c), round(float(s), 4)] for c, s in ranked])
+
+
+def _vectors_view(spec: TaskSpec) -> OutputView:
+    table = gr.Dataframe(label="Vectors", interactive=False, wrap=True, elem_id=_id(spec, "vectors"))
+    full = gr.JSON(label="Full vectors", elem_id=_id(spec, "json"))
+
+    def fill(result, inputs):
+        texts = next((v for v in inputs.values() if isinstance(v, list)), None) or list(inputs.values())
+        vectors = to_jsonable(result)
+        if vectors and not isinstance(vectors[0], list):
+            vectors = [vectors]
+        rows = []
+        for text, vector in zip([*texts, *[""] * len(vectors)], vectors):
+            norm = math.sqrt(sum(float(x) * float(x) for x in vector))
+            head = ", ".join(f"{float(x):+.4f}" for x in vector[:6])
+            rows.append([_shown(text), len(vector), round(norm, 4), f"[{head}, ...]"])
+        return [_table(["text", "dims", "norm", "first values"], rows), vectors]
+
+    return OutputView("vectors", [table, full], fill)
+
+
+def _fill_mask_view(spec: TaskSpec) -> OutputView:
+    label = gr.Label(label="Candidates", num_top_classes=10, elem_id=_id(spec, "labels"))
+    table = gr.Dataframe(label="Filled texts", interactive=False, wrap=True, elem_id=_id(spec, "table"))
+
+    def fill(result, inputs):
+        groups = result if result and isinstance(result[0], list) else [result]
+        several = len(groups) > 1
+        scores, rows = {}, []
+        for n, group in enumerate(groups):
+            for r in group:
+                key = f"mask {n + 1}: {r['token_str']}" if several else str(r["token_str"])
+                scores[key] = float(r["score"])
+                rows.append([n + 1, r["token_str"], round(float(r["score"]), 4), r["sequence"]])
+        return [scores, _table(["mask", "token", "score", "sequence"], rows)]
+
+    return OutputView("fill-mask", [label, table], fill)
+
+
+def text_value(result: Any) -> str:
+    """{"key": text}, [{"generated_text": text}], a string, or anything else as JSON."""
+    if isinstance(result, str):
+        return result
+    if isinstance(result, dict):
+        texts = [v for v in result.values() if isinstance(v, str)]
+        if len(texts) == 1:
+            return texts[0]
+    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
+        texts = [text_value(r) for r in result]
+        return "\n\n".join(texts)
+    if isinstance(result, list) and all(isinstance(r, str) for r in result):
+        return "\n\n".join(result)
+    return json.dumps(to_jsonable(result), indent=2, ensure_ascii=False)
+
+
+def _text_view(spec: TaskSpec) -> OutputView:
+    box = gr.Textbox(label="Result", lines=6, max_lines=40, buttons=["copy"], elem_id=_id(spec, "text"))
+    return OutputView("text", [box], lambda result, inputs: [text_value(result)])
+
+
+def _answer_view(spec: TaskSpec) -> OutputView:
+    box = gr.Textbox(label="Answer", lines=2, buttons=["copy"], elem_id=_id(spec, "text"))
+    scores = gr.Label(label="Answers and scores", num_top_classes=5, elem_id=_id(spec, "labels"))
+
+    def fill(result, inputs):
+        answers = result if isinstance(result, list) else [result]
+        answers = [a if isinstance(a, dict) else {"answer": str(a)} for a in answers]
+        best = answers[0] if answers else {}
+        text = str(best.get("answer", "")) or "(no answer)"
+        if best.get("start") is not None and best.get("end") is not None:
+            text += f"\n(characters {best['start']}-{best['end']} of the context)"
+        label = {str(a.get("answer", "")) or "(no answer)": float(a["score"]) for a in answers if a.get("score") is not None}
+        return [text, label or None]
+
+    return OutputView("answer", [box, scores], fill)
+
+
+def audio_value(result: Any) -> tuple[int, Any] | None:
+    """{"audio": array, "sampling_rate": int} -> (rate, int16 samples) for a playable gr.Audio."""
+    import numpy as np
+
+    if isinstance(result, (list, tuple)) and len(result) == 2 and isinstance(result[0], int):
+        rate, samples = result
+    else:
+        rate = result.get("sampling_rate") or result.get("sample_rate")
+        samples = result.get("audio", result.get("array"))
+    samples = np.asarray(samples)
+    if samples.ndim == 2 and samples.shape[0] < samples.shape[1]:
+        samples = samples.T  # (channels, n) -> (n, channels)
+    if samples.dtype.kind == "f":
+        samples = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+    return int(rate), samples
+
+
+def _audio_view(spec: TaskSpec) -> OutputView:
+    player = gr.Audio(label="Audio", type="numpy", interactive=False, elem_id=_id(spec, "audio"))
+    return OutputView("audio", [player], lambda result, inputs: [audio_value(result)])
+
+
+def _transcript_view(spec: TaskSpec) -> OutputView:
+    box = gr.Textbox(label="Transcript", lines=6, max_lines=40, buttons=["copy"], elem_id=_id(spec, "text"))
+    table = gr.Dataframe(label="Segments", interactive=False, wrap=True, elem_id=_id(spec, "table"))
+
+    def fill(result, inputs):
+        if isinstance(result, str):
+            return [result, None]
+        rows = []
+        for chunk in result.get("chunks") or []:
+            start, end = (list(chunk.get("timestamp") or []) + [None, None])[:2]
+            rows.append([_seconds(start), _seconds(end), str(chunk.get("text", "")).strip()])
+        return [str(result.get("text", "")).strip(), _table(["start (s)", "end (s)", "text"], rows) if rows else None]
+
+    return OutputView("transcript", [box, table], fill)
+
+
+def _seconds(value: Any) -> Any:
+    return None if value is None else round(float(value), 2)
+
+
+def to_pil(image: Any):
+    """A PIL image from a PIL image, an array, a path or base64 PNG."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, (str, Path)):
+        text = str(image)
+        if len(text) < 4096 and Path(text).is_file():
+            return Image.open(text)
+        import base64
+        import io
+
+        return Image.open(io.BytesIO(base64.b64decode(text)))
+    import numpy as np
+
+    array = np.asarray(image)
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8) * 255
+    elif array.dtype.kind == "f":
+        low, high = float(np.nanmin(array)), float(np.nanmax(array))
+        array = ((array - low) / (high - low or 1.0) * 255).astype(np.uint8)
+    return Image.fromarray(array.astype(np.uint8))
+
+
+def images_of(result: Any) -> list:
+    """The pictures in an "image" result: one, a list, or a dict holding them."""
+    if isinstance(result, dict):
+        for key in ("images", "image", "depth"):
+            if key in result:
+                return images_of(result[key])
+        return []
+    if isinstance(result, (list, tuple)):
+        return [to_pil(r) for r in result]
+    return [to_pil(result)]
+
+
+def _image_view(spec: TaskSpec) -> OutputView:
+    one = gr.Image(label="Image", type="pil", interactive=False, format="png", elem_id=_id(spec, "image"))
+    many = gr.Gallery(label="Images", columns=2, visible=False, format="png", elem_id=_id(spec, "gallery"))
+
+    def fill(result, inputs):
+        pictures = images_of(result)
+        if len(pictures) == 1:
+            return [gr.update(value=pictures[0], visible=True), gr.update(value=None, visible=False)]
+        return [gr.update(value=None, visible=False), gr.update(value=pictures, visible=True)]
+
+    return OutputView("image", [one, many], fill)
+
+
+def _depth_view(spec: TaskSpec) -> OutputView:
+    picture = gr.Image(label="Depth map", type="pil", interactive=False, format="png", elem_id=_id(spec, "image"))
+
+    def fill(result, inputs):
+        if isinstance(result, dict):
+            depth = result.get("depth")
+            if depth is None:
+                depth = result.get("predicted_depth")
+            return [to_pil(depth).convert("L") if depth is not None else None]
+        return [to_pil(result).convert("L")]
+
+    return OutputView("depth", [picture], fill)
+
+
+def base_image(inputs: dict[str, Any], spec: TaskSpec):
+    """The task's input picture (the first image input), as RGB."""
+    for item in spec.inputs:
+        if item.kind == "image" and inputs.get(item.name) is not None:
+            value = inputs[item.name]
+            return to_pil(value[0] if isinstance(value, list) else value).convert("RGB")
+    return None
+
+
+def box_of(box: Any) -> tuple[int, int, int, int]:
+    if isinstance(box, dict):
+        return tuple(int(round(float(box[k]))) for k in ("xmin", "ymin", "xmax", "ymax"))
+    return tuple(int(round(float(v))) for v in box[:4])
+
+
+def annotated_boxes(result: list[dict], picture) -> tuple:
+    """[{"label", "score", "box"}] -> (picture, [((x1, y1, x2, y2), "label 0.93")]) for gr.AnnotatedImage."""
+    return picture, [(box_of(r["box"]), f"{r.get('label', 'object')} {float(r.get('score', 0)):.2f}") for r in result]
+
+
+def mask_array(mask: Any, size: tuple[int, int]):
+    """A mask (PIL, array, or base64 PNG) as a 0..1 float array of the picture's size (w, h)."""
+    import numpy as np
+    from PIL import Image
+
+    if not isinstance(mask, (Image.Image, np.ndarray)):
+        mask = to_pil(mask)
+    if isinstance(mask, Image.Image):
+        mask = mask.convert("L")
+        if mask.size != size:
+            mask = mask.resize(size, Image.NEAREST)
+        return np.asarray(mask, dtype=np.float32) / 255.0
+    array = np.asarray(mask).squeeze().astype(np.float32)
+    if array.max(initial=0) > 1:
+        array = array / 255.0
+    if array.shape != (size[1], size[0]):
+        image = Image.fromarray((array * 255).astype(np.uint8)).resize(size, Image.NEAREST)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+    return array
+
+
+def annotated_masks(result: Any, picture) -> tuple:
+    masks = result if isinstance(result, list) else result.get("masks", [])
+    notes = []
+    for n, item in enumerate(masks):
+        mask, score = (item.get("mask"), item.get("score")) if isinstance(item, dict) else (item, None)
+        name = f"mask {n + 1}" + (f" {float(score):.2f}" if score is not None else "")
+        notes.append((mask_array(mask, picture.size), name))
+    return picture, notes
+
+
+def _annotated_view(spec: TaskSpec) -> OutputView:
+    kind = spec.output
+    picture = gr.AnnotatedImage(label="Result", elem_id=_id(spec, "annotated"))
+    table = gr.Dataframe(label="Details", interactive=False, wrap=True, elem_id=_id(spec, "table"))
+
+    def fill(result, inputs):
+        base = base_image(inputs, spec)
+        if kind == "boxes":
+            rows = [[r.get("label"), round(float(r.get("score", 0)), 4), *box_of(r["box"])] for r in result]
+            details = _table(["label", "score", "xmin", "ymin", "xmax", "ymax"], rows)
+            return [annotated_boxes(result, base) if base is not None else None, details]
+        annotated = annotated_masks(result, base) if base is not None else None
+        items = result if isinstance(result, list) else result.get("masks", [])
+        rows = [[n + 1, round(float(r["score"]), 4)] for n, r in enumerate(items) if isinstance(r, dict) and "score" in r]
+        return [annotated, _table(["mask", "score"], rows)]
+
+    return OutputView(kind, [picture, table], fill)
+
+
+def _json_view(spec: TaskSpec) -> OutputView:
+    box = gr.JSON(label="Result", elem_id=_id(spec, "json"))
+    return OutputView(spec.output, [box], lambda result, inputs: [to_jsonable(result)])
+
+
+OUTPUTS: dict[str, Callable[[TaskSpec], OutputView]] = {
+    "labels": _labels_view,
+    "scores": _scores_view,
+    "vectors": _vectors_view,
+    "fill-mask": _fill_mask_view,
+    "text": _text_view,
+    "answer": _answer_view,
+    "audio": _audio_view,
+    "transcript": _transcript_view,
+    "image": _image_view,
+    "boxes": _annotated_view,
+    "masks": _annotated_view,
+    "depth": _depth_view,
+}

@@ -172,6 +172,15 @@ def _say_once(model_id: str, message: str) -> None:
 
 def resolve(model: str | ModelRef, allow_download: bool = True) -> ResolvedModel:
     """Find ``model`` on this machine, downloading it if online and allowed."""
+    from .usage import record_use
+
+    found = _find(model, allow_download)
+    if found.source != "folder":
+        record_use(found.id)  # 'last used' in 'modeldeck list'
+    return found
+
+
+def _find(model: str | ModelRef, allow_download: bool) -> ResolvedModel:
     ref = model if isinstance(model, ModelRef) else ModelRef.parse(model)
     if ref.path is not None:
         return ResolvedModel(ref, ref.path, "folder")

@@ -56,6 +56,19 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Info:
+    """An informational flag (e.g. ``--list-languages``): the CLI loads the model, prints what the
+    runner's method of the same name returns, and exits without running the task."""
+
+    name: str
+    help: str = ""
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A task: its name, default model, inputs, parameters and output kind."""
 
@@ -73,6 +86,8 @@ class TaskSpec:
     # A model shipped in a PyPI package, used instead of default_model when that is
     # neither cached nor downloadable (offline); hub.resolve_default says so once.
     offline_default: str | None = None
+    # Informational flags, each answered by the runner's method of that name.
+    infos: tuple[Info, ...] = ()
 
     @property
     def signature(self) -> str:

@@ -19,6 +19,7 @@ from ..errors import ModeldeckError
 COMMANDS = {
     "tasks": "tasks:tasks_command",
     "run": "run:run_group",
+    "chat": "chat:chat_command",
     "ui": "ui:ui_command",
     "space": "space:space_group",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,44 @@ def split_many(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+@contextmanager
+def show_notices():
+    """Print ``Notice`` warnings (input truncated, chunked...) as 'Note: ...' on stderr as they happen."""
+    import warnings
+
+    from ..errors import Notice
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", Notice)
+        original = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, Notice):
+                click.secho(f"Note: {message}", fg="yellow", err=True)
+            else:
+                original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def print_infos(runner, names: list[str], as_json: bool) -> None:
+    """Answer informational flags (``--list-languages``...) from the runner's methods of those names."""
+    from ..jsonable import to_jsonable
+
+    render_info = getattr(type(runner), "render_info", None)
+    for name in names:
+        value = getattr(runner, name)()
+        if as_json or render_info is None:
+            click.echo(json.dumps(to_jsonable(value), ensure_ascii=False))
+        else:
+            click.echo(render_info(name, value))
+
+
 def task_command(spec: TaskSpec) -> click.Command:
     """The ``modeldeck run <task>`` command for one spec."""
 
@@ -66,6 +105,10 @@ def task_command(spec: TaskSpec) -> click.Command:
         from ..jsonable import to_jsonable
         from ..pipelines import get_task
 
+        infos = [info.name for info in spec.infos if options.get(info.name)]
+        if infos:
+            print_infos(load(spec.name, model, device=device), infos, as_json)
+            return
         bound = bind_positional(spec, inputs)
         params = {}
         for param in spec.params:
@@ -76,7 +119,15 @@ def task_command(spec: TaskSpec) -> click.Command:
                 params[param.name] = value
         spec.bind(bound, params)  # bad parameters fail before the model loads
         runner = load(spec.name, model, device=device)
-        result = runner(bound, **params)
+        stream = getattr(runner, "stream", None)
+        if stream is not None and not as_json and not output and stdout_is_terminal():
+            with show_notices():  # tasks that generate text print it as it comes
+                for piece in stream(bound, **params):
+                    click.echo(piece, nl=False)
+            click.echo()
+            return
+        with show_notices():
+            result = runner(bound, **params)
         if output:
             get_task(spec.name).save(result, Path(output), bound)
             click.echo(f"Saved to {output}", err=True)
@@ -92,6 +143,7 @@ def task_command(spec: TaskSpec) -> click.Command:
         click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for scripts."),
         click.Option(["--output", "-o"], type=click.Path(dir_okay=False), help="Save the result to this file."),
         *[param_option(p) for p in spec.params],
+        *[click.Option([info.option], is_flag=True, help=info.help) for info in spec.infos],
     ]
     example = ""
     if spec.examples:

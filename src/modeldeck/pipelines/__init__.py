@@ -23,6 +23,11 @@ TASK_MODULES = (
     "text_classification",
     "fill_mask",
     # text: generative and span models
+    "chat",
+    "translation",
+    "summarization",
+    "text_generation",
+    "question_answering",
     # speech
     # vision and vision-language
 )

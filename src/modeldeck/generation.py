@@ -1,0 +1,234 @@
+"""What the text-generating tasks share: decoding parameters, seeding, fitting
+text into a model's window, streaming, and notices.
+
+Imports nothing heavy at module level; torch is imported inside functions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import InvalidInput, Notice
+from .spec import Param
+
+# The decoding parameters the generative tasks offer, with one meaning everywhere.
+MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (default: the model's own limit)")
+NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)")
+TEMPERATURE = Param("temperature", float, None, "sampling temperature > 0; giving it turns sampling on")
+TOP_P = Param("top_p", float, None, "nucleus sampling: keep the likeliest tokens up to this probability mass")
+TOP_K = Param("top_k", int, None, "sample among the k likeliest tokens")
+REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens")
+SEED = Param("seed", int, None, "random seed: the same seed gives the same text; giving it turns sampling on")
+DO_SAMPLE = Param(
+    "do_sample", bool, None, "sample instead of decoding greedily (default: on when temperature, top_p, top_k or seed is given)"
+)
+SAMPLING_PARAMS = (TEMPERATURE, TOP_P, TOP_K, REPETITION_PENALTY, SEED, DO_SAMPLE)
+
+_PASSED = ("max_new_tokens", "min_new_tokens", "num_beams", "repetition_penalty", "num_return_sequences", "min_length", "max_length")
+
+
+def notice(message: str) -> None:
+    """Tell the user about something handled for them (truncation, chunking): a ``Notice`` warning.
+
+    The CLI prints these as 'Note: ...' lines; Python callers see a warning.
+    """
+    warnings.warn(message, Notice, stacklevel=3)
+
+
+def check_decoding(params: dict[str, Any]) -> None:
+    """Reject out-of-range decoding parameters with a message naming the fix."""
+    rules = {
+        "max_new_tokens": (lambda v: v >= 1, "at least 1"),
+        "min_new_tokens": (lambda v: v >= 0, "0 or more"),
+        "num_beams": (lambda v: v >= 1, "at least 1"),
+        "num_return_sequences": (lambda v: v >= 1, "at least 1"),
+        "temperature": (lambda v: v > 0, "greater than 0 (for greedy decoding leave it out)"),
+        "top_p": (lambda v: 0 < v <= 1, "between 0 (excluded) and 1"),
+        "top_k": (lambda v: v >= 1, "at least 1"),
+        "repetition_penalty": (lambda v: v > 0, "greater than 0 (1 means no penalty)"),
+        "min_length": (lambda v: v >= 0, "0 or more"),
+        "max_length": (lambda v: v >= 1, "at least 1"),
+    }
+    for name, (ok, wanted) in rules.items():
+        value = params.get(name)
+        if value is not None and not ok(value):
+            raise InvalidInput(f"{name} must be {wanted}, not {value}.")
+    if params.get("min_length") is not None and params.get("max_length") is not None:
+        if params["min_length"] > params["max_length"]:
+            raise InvalidInput(
+                f"min_length ({params['min_length']}) is larger than max_length ({params['max_length']}).",
+                "Make min_length at most max_length.",
+            )
+
+
+def sampling_on(params: dict[str, Any]) -> bool:
+    """Sample when asked to, or when a sampling knob, a seed or several return sequences are given."""
+    if params.get("do_sample") is not None:
+        return bool(params["do_sample"])
+    if any(params.get(name) is not None for name in ("temperature", "top_p", "top_k", "seed")):
+        return True
+    return (params.get("num_return_sequences") or 1) > 1 and (params.get("num_beams") or 1) == 1
+
+
+def decoding_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """``generate()`` keyword arguments for a task's parameters; what is not given stays the model's own."""
+    kwargs = {name: params[name] for name in _PASSED if params.get(name) is not None}
+    kwargs["do_sample"] = sampling_on(params)
+    if kwargs["do_sample"]:
+        kwargs.update({p.name: params[p.name] for p in (TEMPERATURE, TOP_P, TOP_K) if params.get(p.name) is not None})
+    return kwargs
+
+
+@contextmanager
+def seeded(seed: int | None):
+    """Run the block with torch's random generators seeded, restoring them afterwards."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def model_window(model: Any, tokenizer: Any = None, default: int = 1024) -> int:
+    """How many tokens the model reads at once: its position table, capped by the tokenizer's limit."""
+    config = getattr(model, "config", model)
+    sizes = [getattr(config, name, None) for name in ("max_position_embeddings", "n_positions", "max_sequence_length")]
+    sizes = [s for s in sizes if isinstance(s, int) and s > 0]
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 1_000_000:
+        sizes.append(limit)
+    return min(sizes) if sizes else default
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
+
+
+def split_to_fit(text: str, count: Callable[[str], int], budget: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``budget`` tokens (by ``count``), at sentence ends where possible.
+
+    A sentence longer than the budget is cut between words; a word longer than
+    the budget between characters. Pieces are packed greedily, in order.
+    """
+    if budget < 1:
+        raise ValueError("budget must be positive")
+    units: list[tuple[str, int]] = []
+    for sentence in filter(None, (s.strip() for s in _SENTENCE_END.split(text))):
+        n = count(sentence)
+        if n <= budget:
+            units.append((sentence, n))
+            continue
+        for word in sentence.split():
+            n = count(word)
+            while n > budget:  # a "word" with no spaces longer than the window (URLs, scripts without spaces)
+                cut = max(1, len(word) * budget // n)
+                units.append((word[:cut], count(word[:cut])))
+                word = word[cut:]
+                n = count(word)
+            if word:
+                units.append((word, n))
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for unit, n in units:
+        # +1: joining may cost a token at the seam.
+        if current and used + n + 1 > budget:
+            pieces.append(" ".join(current))
+            current, used = [], 0
+        current.append(unit)
+        used += n + (1 if used else 0)
+    if current:
+        pieces.append(" ".join(current))
+    # The sum of counts is an estimate; re-split any piece that came out too long.
+    out = []
+    for piece in pieces:
+        if count(piece) > budget and " " in piece:
+            words = piece.split()
+            half = len(words) // 2
+            out += split_to_fit(" ".join(words[:half]), count, budget) + split_to_fit(" ".join(words[half:]), count, budget)
+        else:
+            out.append(piece)
+    return out
+
+
+def text_tokens(tokenizer: Any) -> Callable[[str], int]:
+    """Token count of a text without special tokens."""
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def special_token_count(tokenizer: Any) -> int:
+    """How many special tokens the tokenizer adds around a text."""
+    return len(tokenizer("a", add_special_tokens=True)["input_ids"]) - len(tokenizer("a", add_special_tokens=False)["input_ids"])
+
+
+class _Queue:
+    """Token ids from ``generate`` (a transformers streamer) to the reading thread."""
+
+    def __init__(self):
+        import queue
+
+        self.queue: Any = queue.Queue()
+        self.first = True
+
+    def put(self, value) -> None:
+        if self.first:  # the prompt, which generate() sends first
+            self.first = False
+            return
+        self.queue.put(value.reshape(-1).tolist())
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+
+def stream_generate(
+    generate: Callable[..., Any],
+    decode: Callable[[list[int]], str],
+    prompt_ids: list[int],
+    seed: int | None = None,
+    **kwargs: Any,
+) -> Iterator[str]:
+    """Run ``generate(streamer=..., **kwargs)`` in a thread and yield the new text as it is made.
+
+    The text is decoded from the whole sequence each step, so the pieces join
+    to exactly what decoding the finished sequence gives (spaces included);
+    a piece that ends inside a multi-byte character waits for the next token.
+    """
+    import torch
+
+    streamer = _Queue()
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            with seeded(seed), torch.inference_mode():
+                generate(streamer=streamer, **kwargs)
+        except BaseException as e:  # noqa: BLE001 - handed to the reading thread
+            failure.append(e)
+            streamer.end()
+
+    thread = threading.Thread(target=work, name="modeldeck-generate", daemon=True)
+    thread.start()
+    ids = list(prompt_ids)
+    shown = decode(ids)
+    while True:
+        new = streamer.queue.get()
+        if new is None:
+            break
+        ids += new
+        text = decode(ids)
+        if text.endswith("\ufffd"):
+            continue
+        if len(text) > len(shown) and text.startswith(shown):
+            yield text[len(shown) :]
+        shown = text
+    thread.join()
+    if failure:
+        raise failure[0]

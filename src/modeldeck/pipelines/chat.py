@@ -1,0 +1,156 @@
+"""chat: the next reply in a conversation.
+
+A conversation is a list of ``{"role": "user" | "assistant" | "system", "content": str}``
+turns ending with the new user message (a plain string is a one-message
+conversation). It is written out with the tokenizer's chat template (for
+Blenderbot, the template on its model card repo; models without one get the
+format transformers' old conversational pipeline used), keeping the most recent
+turns that fit the model's window: the oldest go first, the new message never.
+Encoder-decoder models (Blenderbot) generate the reply from the conversation;
+decoder-only chat models continue it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import generation as gen
+from ..errors import InvalidInput
+from ..spec import Input, TaskSpec
+from ..task import Task
+
+ROLES = ("system", "user", "assistant")
+
+
+def as_conversation(value: Any) -> list[dict[str, str]]:
+    """A plain message or a list of turns, checked, as a list of {"role", "content"}."""
+    if isinstance(value, str):
+        value = [{"role": "user", "content": value}]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InvalidInput(
+            "The conversation is empty.", 'Give a message, or a list of {"role": ..., "content": ...} turns.'
+        )
+    turns = []
+    for i, turn in enumerate(value):
+        if isinstance(turn, str):  # bare strings alternate user / assistant, ending with the user
+            role = "user" if (len(value) - 1 - i) % 2 == 0 else "assistant"
+            turn = {"role": role, "content": turn}
+        if not isinstance(turn, dict) or "content" not in turn or turn.get("role") not in ROLES:
+            raise InvalidInput(
+                f"Turn {i + 1} of the conversation is not a {{'role', 'content'}} dict with role one of {', '.join(ROLES)}.",
+                'Write turns like {"role": "user", "content": "Hello!"}.',
+            )
+        if not isinstance(turn["content"], str):
+            raise InvalidInput(f"Turn {i + 1}'s content must be text, not {type(turn['content']).__name__}.")
+        turns.append({"role": turn["role"], "content": turn["content"]})
+    if turns[-1]["role"] != "user":
+        raise InvalidInput("The conversation must end with the user's new message.", "Append a user turn.")
+    if not turns[-1]["content"].strip():
+        raise InvalidInput("The message is empty: say something.")
+    return turns
+
+
+class Chat(Task):
+    spec = TaskSpec(
+        name="chat",
+        summary="Reply to a message in a conversation (CLI: 'modeldeck chat' for an interactive session).",
+        default_model="facebook/blenderbot-400M-distill",
+        inputs=(
+            Input("messages", "text", help='the new message, or the conversation as [{"role", "content"}] turns'),
+        ),
+        output="text",
+        output_help='{"role": "assistant", "content"}',
+        params=(gen.MAX_NEW_TOKENS, gen.NUM_BEAMS, *gen.SAMPLING_PARAMS),
+        aliases=("conversational",),
+        examples=({"messages": "My friends are cool but they eat too many carbs."},),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+        from ..backends.transformers import load_model, load_processor
+
+        config = AutoConfig.from_pretrained(self.model_path, trust_remote_code=False)
+        self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+        cls = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
+        self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+        self.model = load_model(cls, self.model_path, self.device)
+        self.window = gen.model_window(self.model, self.tokenizer)
+        generation = self.model.generation_config
+        eos = generation.eos_token_id if generation.eos_token_id is not None else self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else generation.pad_token_id
+        self.pad_token_id = pad if pad is not None else (eos[0] if isinstance(eos, list) else eos)
+
+    def validate(self, inputs, params) -> None:
+        inputs["messages"] = as_conversation(inputs["messages"])
+        gen.check_decoding(params)
+        if params.get("num_return_sequences", 1) not in (None, 1):
+            raise InvalidInput("chat makes one reply.")
+
+    def encode(self, turns: list[dict[str, str]]) -> list[int]:
+        """Token ids of the conversation as the model reads it."""
+        tokenizer = self.tokenizer
+        if getattr(tokenizer, "chat_template", None):
+            ids = tokenizer.apply_chat_template(turns, tokenize=True, add_generation_prompt=not self.seq2seq)
+            return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        # transformers' former ConversationalPipeline: each turn's tokens, then EOS.
+        eos = tokenizer.eos_token_id
+        ids: list[int] = []
+        for turn in turns:
+            ids += tokenizer(turn["content"], add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
+        return ids
+
+    def fit(self, turns: list[dict[str, str]], room: int) -> tuple[list[int], int]:
+        """The ids of the latest turns that fit in ``room`` tokens, and how many turns were dropped."""
+        system = turns[:1] if turns[0]["role"] == "system" else []
+        history = turns[len(system) :]
+        for dropped in range(len(history)):
+            kept = history[dropped:]
+            if kept[0]["role"] != "user":  # a conversation restarts with the user
+                continue
+            ids = self.encode(system + kept)
+            if len(ids) <= room:
+                return ids, dropped
+        length = len(self.encode(system + history[-1:]))
+        raise InvalidInput(
+            f"The message is {length} tokens with the chat format; {self.model_id} reads at most {room}.",
+            "Send a shorter message.",
+        )
+
+    def preprocess(self, inputs, max_new_tokens=None, **_):
+        import torch
+
+        turns = inputs["messages"]
+        # Encoder-decoder models read the conversation in the encoder; decoder-only ones need room to reply.
+        reply_room = 0 if self.seq2seq else (max_new_tokens or min(256, self.window // 4))
+        ids, dropped = self.fit(turns, self.window - reply_room)
+        if dropped:
+            gen.notice(f"Dropped the {dropped} oldest turn(s) to fit {self.model_id}'s {self.window}-token window.")
+        input_ids = torch.tensor([ids], device=self.device)
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "room": self.window - len(ids)}
+
+    def forward(self, x, **params):
+        kwargs = gen.decoding_kwargs(params)
+        floor = self.model.generation_config.min_length or 0
+        if kwargs.get("max_new_tokens") is not None and floor > kwargs["max_new_tokens"]:
+            kwargs["min_length"] = 0  # the user asked for a shorter reply than the model's usual minimum
+        if not self.seq2seq:
+            kwargs["max_new_tokens"] = min(kwargs.get("max_new_tokens") or x["room"], x["room"])
+        with gen.seeded(params.get("seed")):
+            out = self.model.generate(
+                input_ids=x["input_ids"], attention_mask=x["attention_mask"], pad_token_id=self.pad_token_id, **kwargs
+            )
+        reply = out[0] if self.seq2seq else out[0, x["input_ids"].shape[1] :]
+        return reply
+
+    def postprocess(self, reply, **_):
+        return {"role": "assistant", "content": self.tokenizer.decode(reply, skip_special_tokens=True).strip()}
+
+    @classmethod
+    def render(cls, result, inputs) -> str:
+        return result["content"]
+
+
+TASK = Chat

@@ -1,0 +1,102 @@
+"""summarization: a short summary of a text, with an encoder-decoder model (BART-CNN, PEGASUS, T5...).
+
+Tokenizer + ``AutoModelForSeq2SeqLM.generate`` as the model cards show, with
+the model's own generation settings (beams, length penalty) unless overridden.
+Text longer than the model's window is summarised piece by piece and the
+pieces' summaries once more (``long_input="chunk"``, the default), or cut to
+the window (``long_input="truncate"``); either way a notice says so.
+"""
+
+from __future__ import annotations
+
+from .. import generation as gen
+from ..spec import Input, Param, TaskSpec
+from ..task import Task
+
+
+class Summarization(Task):
+    spec = TaskSpec(
+        name="summarization",
+        summary="Summarise a text (long texts chunk by chunk, then once more).",
+        default_model="facebook/bart-large-cnn",
+        inputs=(Input("text", "text", help="the text to summarise"),),
+        output="text",
+        output_help='{"summary_text"}',
+        params=(
+            Param("min_length", int, None, "shortest summary, in tokens (default: the model's)"),
+            Param("max_length", int, None, "longest summary, in tokens (default: the model's)"),
+            gen.NUM_BEAMS,
+            Param(
+                "long_input", str, "chunk", "text longer than the model's window: summarise it in chunks, or cut it",
+                choices=("chunk", "truncate"),
+            ),
+            gen.SEED,
+        ),
+        aliases=("summarize",),
+        examples=({"text": "The tower is 324 metres (1,063 ft) tall, about the same height as an 81-storey building."},),
+    )
+
+    prefix = ""
+
+    def load(self) -> None:
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        from ..backends.transformers import load_model, load_processor
+
+        self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+        self.model = load_model(AutoModelForSeq2SeqLM, self.model_path, self.device)
+        self.window = gen.model_window(self.model, self.tokenizer)
+        # T5-style models are told the task in their input.
+        task_params = (getattr(self.model.config, "task_specific_params", None) or {}).get("summarization", {})
+        self.prefix = task_params.get("prefix", "") or ""
+        self.count = gen.text_tokens(self.tokenizer)
+        self.budget = self.window - gen.special_token_count(self.tokenizer) - self.count(self.prefix)
+
+    def validate(self, inputs, params) -> None:
+        super().validate(inputs, params)
+        gen.check_decoding(params)
+
+    def summarise(self, texts: list[str], **params) -> list[str]:
+        """One summary per text (each already fits the window)."""
+        encoded = self.tokenizer(
+            [self.prefix + t for t in texts], truncation=True, max_length=self.window, padding=True, return_tensors="pt"
+        ).to(self.device)
+        kwargs = gen.decoding_kwargs(params)
+        with gen.seeded(params.get("seed")):
+            out = self.model.generate(**encoded, **kwargs)
+        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
+
+    def preprocess(self, inputs, **_):
+        return inputs["text"]
+
+    def forward(self, text, long_input="chunk", **params):
+        length = self.count(text)
+        if length <= self.budget:
+            return self.summarise([text], **params)[0]
+        if long_input == "truncate":
+            gen.notice(
+                f"The text is {length} tokens and {self.model_id} reads at most {self.window}: "
+                f"only the first {self.window} were summarised (use long_input='chunk' to summarise it all)."
+            )
+            return self.summarise([text], **params)[0]
+        pieces, rounds = [text], 0
+        while rounds < 4:
+            pieces = gen.split_to_fit(" ".join(pieces), self.count, self.budget)
+            if len(pieces) == 1:
+                break
+            rounds += 1
+            summaries = []
+            for first in range(0, len(pieces), 4):
+                summaries += self.summarise(pieces[first : first + 4], **params)
+            pieces = [s.strip() for s in summaries if s.strip()] or ["."]
+        gen.notice(
+            f"The text is {length} tokens, longer than {self.model_id}'s window of {self.window}: "
+            f"summarised in {rounds} round(s) of chunks, then once more."
+        )
+        return self.summarise([" ".join(pieces)], **params)[0]
+
+    def postprocess(self, summary, **_):
+        return {"summary_text": summary}
+
+
+TASK = Summarization

@@ -103,7 +103,8 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             progress(0.5, desc=f"Running {spec.name}")
             result = runner(bound, **chosen)
             progress(0.95, desc="Showing the result")
-            return view.fill(result, bound)
+            shown = view.fill(result, bound)
+            return shown[0] if len(shown) == 1 else shown  # gradio unpacks only several outputs
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes a message in the page

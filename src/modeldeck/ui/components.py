@@ -25,6 +25,8 @@ from ..spec import Input, Param, TaskSpec
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 # Bundled media used where an example needs a picture or a sound (see examples/PROVENANCE.md).
 EXAMPLE_MEDIA = {"image": EXAMPLES_DIR / "cats.jpg", "audio": EXAMPLES_DIR / "jfk.flac"}
+# Example names used by specs -> the bundled file that stands in for them.
+EXAMPLE_ALIASES = {"cats.png": "cats.jpg", "astronaut.png": "astronaut.jpg", "jfk.wav": "jfk.flac"}
 POINTS = "points"  # a parameter with this name is filled by clicking on the task's image
 
 
@@ -170,7 +172,8 @@ def add_point(current: str | None, index: Any, many: bool) -> str:
 def example_media(kind: str, value: Any = None) -> str | None:
     """A bundled file for an image/audio example: the named one if bundled, else the default."""
     if isinstance(value, str) and value:
-        for candidate in (Path(value), EXAMPLES_DIR / Path(value).name):
+        name = Path(value).name
+        for candidate in (Path(value), EXAMPLES_DIR / name, EXAMPLES_DIR / EXAMPLE_ALIASES.get(name, name)):
             if candidate.is_file():
                 return str(candidate)
     default = EXAMPLE_MEDIA.get(kind)
@@ -246,12 +249,22 @@ def _labels_view(spec: TaskSpec) -> OutputView:
 
 
 def labels_value(result: Any) -> dict[str, float]:
-    """[{"label", "score"}] (or a batch of them) -> {label: score} for gr.Label."""
-    if isinstance(result, dict) and "label" in result:
+    """[{"label", "score"}] (or a batch of them) -> {label: score} for gr.Label.
+
+    Items named by another key ({"text", "score"}, {"image", "score"}, {"answer", "score"}) work too.
+    """
+    if isinstance(result, dict) and "score" in result:
         result = [result]
     if result and isinstance(result[0], list):
-        return {f"#{n + 1} {r['label']}": float(r["score"]) for n, group in enumerate(result) for r in group}
-    return {str(r.get("label", r.get("answer", "?"))): float(r["score"]) for r in result}
+        return {f"#{n + 1} {item_name(r)}": float(r["score"]) for n, group in enumerate(result) for r in group}
+    return {item_name(r): float(r["score"]) for r in result}
+
+
+def item_name(item: dict) -> str:
+    for key in ("label", "text", "answer", "image", "token_str"):
+        if item.get(key) is not None:
+            return _shown(item[key])
+    return next((_shown(v) for k, v in item.items() if k != "score"), "?")
 
 
 def _scores_view(spec: TaskSpec) -> OutputView:
@@ -315,19 +328,22 @@ def _fill_mask_view(spec: TaskSpec) -> OutputView:
     return OutputView("fill-mask", [label, table], fill)
 
 
+TEXT_KEYS = ("content", "generated_text", "translation_text", "summary_text", "text", "answer")
+
+
 def text_value(result: Any) -> str:
-    """{"key": text}, [{"generated_text": text}], a string, or anything else as JSON."""
+    """{"content"/"generated_text"/...: text}, a list of those, a string, or anything else as JSON."""
     if isinstance(result, str):
         return result
     if isinstance(result, dict):
+        for key in TEXT_KEYS:
+            if isinstance(result.get(key), str):
+                return result[key]
         texts = [v for v in result.values() if isinstance(v, str)]
         if len(texts) == 1:
             return texts[0]
-    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
-        texts = [text_value(r) for r in result]
-        return "\n\n".join(texts)
-    if isinstance(result, list) and all(isinstance(r, str) for r in result):
-        return "\n\n".join(result)
+    if isinstance(result, list) and result and all(isinstance(r, (dict, str)) for r in result):
+        return "\n\n".join(text_value(r) for r in result)
     return json.dumps(to_jsonable(result), indent=2, ensure_ascii=False)
 
 
@@ -510,6 +526,10 @@ def annotated_masks(result: Any, picture) -> tuple:
     return picture, notes
 
 
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990")
+MAX_OVERLAYS = 25  # the picture shows the best ones; the table lists them all
+
+
 def _annotated_view(spec: TaskSpec) -> OutputView:
     kind = spec.output
     picture = gr.AnnotatedImage(label="Result", elem_id=_id(spec, "annotated"))
@@ -518,13 +538,19 @@ def _annotated_view(spec: TaskSpec) -> OutputView:
     def fill(result, inputs):
         base = base_image(inputs, spec)
         if kind == "boxes":
-            rows = [[r.get("label"), round(float(r.get("score", 0)), 4), *box_of(r["box"])] for r in result]
+            best = sorted(result, key=lambda r: -float(r.get("score", 0)))
+            rows = [[r.get("label"), round(float(r.get("score", 0)), 4), *box_of(r["box"])] for r in best]
             details = _table(["label", "score", "xmin", "ymin", "xmax", "ymax"], rows)
-            return [annotated_boxes(result, base) if base is not None else None, details]
-        annotated = annotated_masks(result, base) if base is not None else None
-        items = result if isinstance(result, list) else result.get("masks", [])
-        rows = [[n + 1, round(float(r["score"]), 4)] for n, r in enumerate(items) if isinstance(r, dict) and "score" in r]
-        return [annotated, _table(["mask", "score"], rows)]
+            annotated = annotated_boxes(best[:MAX_OVERLAYS], base) if base is not None else None
+        else:
+            items = result if isinstance(result, list) else result.get("masks", [])
+            rows = [[n + 1, round(float(r["score"]), 4)] for n, r in enumerate(items) if isinstance(r, dict) and "score" in r]
+            details = _table(["mask", "score"], rows)
+            annotated = annotated_masks(items[:MAX_OVERLAYS], base) if base is not None else None
+        if annotated is None:
+            return [None, details]
+        colours = {name: PALETTE[n % len(PALETTE)] for n, (_, name) in enumerate(annotated[1])}
+        return [gr.update(value=annotated, color_map=colours), details]
 
     return OutputView(kind, [picture, table], fill)
 

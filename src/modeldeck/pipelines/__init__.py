@@ -29,6 +29,9 @@ TASK_MODULES = (
     "text_generation",
     "question_answering",
     # speech
+    "automatic_speech_recognition",
+    "text_to_speech",
+    "zero_shot_audio_classification",
     # vision and vision-language
 )
 

@@ -1,0 +1,167 @@
+"""text-to-speech: text -> a waveform (numpy float32) and its sampling rate; the CLI writes a WAV.
+
+Two backends, picked from the model folder: Piper voices (``NAME.onnx`` +
+``NAME.onnx.json``; the packaged en_US-joe-medium is the offline default) and
+transformers VITS models (kakao-enterprise/vits-ljs, facebook/mms-tts-*).
+Long text is split at sentence boundaries, each sentence is spoken on its
+own, and the pieces are joined with a short pause.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput, MissingDependency, require
+from ..spec import Input, Param, TaskSpec
+from ..task import Task
+
+MAX_CHARS = 400  # longer sentences are cut at commas, then at spaces
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？;])\s+|\n\s*\n|\n(?=\s*[-*•\d])")
+
+
+def split_sentences(text: str, max_chars: int = MAX_CHARS) -> list[str]:
+    """``text`` cut at sentence ends (and blank lines); overlong sentences at commas, then spaces."""
+    pieces = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        sentence = " ".join(sentence.split())
+        while len(sentence) > max_chars:
+            cut = max(sentence.rfind(", ", 0, max_chars), sentence.rfind("; ", 0, max_chars))
+            cut = cut + 1 if cut > max_chars // 3 else sentence.rfind(" ", 0, max_chars)
+            cut = cut if cut > 0 else max_chars
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if sentence:
+            pieces.append(sentence)
+    return pieces
+
+
+class TextToSpeech(Task):
+    spec = TaskSpec(
+        name="text-to-speech",
+        summary="Speak a text aloud: a waveform you can save as WAV (-o speech.wav).",
+        default_model="kakao-enterprise/vits-ljs",
+        offline_default="rhasspy/piper-voices/en_US-joe-medium",
+        inputs=(Input("text", "text", help="the text to speak"),),
+        output="audio",
+        output_help='{"audio": float32 samples, "sampling_rate": int}',
+        params=(
+            Param("speed", float, 1.0, "speaking rate: 2.0 is twice as fast, 0.5 half as fast"),
+            Param("seed", int, None, "random seed, for the same waveform every time (VITS)"),
+            Param("speaker", int, None, "speaker id, for voices with several speakers"),
+            Param("sentence_silence", float, 0.2, "seconds of silence between sentences"),
+        ),
+        aliases=("text-to-audio", "tts"),
+        modality="audio",
+        examples=({"text": "Hello! modeldeck speaks, even offline."},),
+    )
+
+    def load(self) -> None:
+        from ..backends.piper import find_voice, load_voice, sampling_rate
+
+        if find_voice(self.model_path) is not None:
+            self.backend = "piper"
+            self.voice = load_voice(self.model_path, self.device)
+            self.sampling_rate = sampling_rate(self.voice)
+            return
+        import json
+
+        from transformers import AutoTokenizer, VitsModel
+
+        from ..backends.transformers import load_model, load_processor
+
+        config_file = self.model_path / "config.json"
+        model_type = json.loads(config_file.read_text()).get("model_type") if config_file.exists() else None
+        if model_type != "vits":
+            raise InvalidInput(
+                f"{self.model_id} is a {model_type or 'non-VITS'} model; this task runs VITS models and Piper voices.",
+                "Use kakao-enterprise/vits-ljs, a facebook/mms-tts-* model, or a Piper voice (.onnx + .onnx.json).",
+            )
+        self.backend = "transformers"
+        self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+        if getattr(self.tokenizer, "phonemize", False):
+            require("phonemizer", "phonemizer", "speech")
+        self.model = load_model(VitsModel, self.model_path, self.device)
+        self.sampling_rate = int(self.model.config.sampling_rate)
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        super().validate(inputs, params)
+        speed = params.get("speed")
+        if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not 0.1 <= speed <= 10:
+            raise InvalidInput(f"speed must be a number from 0.1 to 10, not {speed!r}.", "1.0 is the voice's own pace.")
+        silence = params.get("sentence_silence")
+        if not isinstance(silence, (int, float)) or not 0 <= silence <= 10:
+            raise InvalidInput(f"sentence_silence must be from 0 to 10 seconds, not {silence!r}.")
+
+    def preprocess(self, inputs, **_) -> list[str]:
+        sentences = split_sentences(inputs["text"])
+        if not any(re.search(r"\w", s) for s in sentences):
+            raise InvalidInput("The text has nothing to speak (no letters or digits).", "Give some words.")
+        return sentences
+
+    def forward(self, sentences, speed=1.0, seed=None, speaker=None, **_) -> list:
+        if self.backend == "piper":
+            from ..backends.piper import synthesize
+
+            return [wave for s in sentences for wave in synthesize(self.voice, s, speed=speed, speaker=speaker)]
+        return self._vits(sentences, speed, seed, speaker)
+
+    def _vits(self, sentences, speed, seed, speaker) -> list:
+        import torch
+
+        speakers = int(self.model.config.num_speakers or 1)
+        if speaker is not None and not 0 <= speaker < speakers:
+            raise InvalidInput(
+                f"This model has {speakers} speaker{'s' if speakers != 1 else ''}; there is no speaker {speaker}.",
+                f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.",
+            )
+        self.model.speaking_rate = float(speed)
+        waves = []
+        with torch.random.fork_rng(devices=[]):  # a seed here leaves the caller's random state alone
+            if seed is not None:
+                torch.manual_seed(seed)
+            for sentence in sentences:
+                try:
+                    encoded = self.tokenizer(sentence, return_tensors="pt")
+                except RuntimeError as e:  # phonemizer without the espeak-ng library
+                    raise MissingDependency(
+                        f"Phonemizing text for this model failed: {e}",
+                        "Install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng; macOS: brew install espeak-ng).",
+                    ) from e
+                if encoded["input_ids"].shape[-1] == 0:
+                    continue
+                encoded = encoded.to(self.device)
+                kwargs = {"speaker_id": speaker} if speaker is not None and speakers > 1 else {}
+                waveform = self.model(**encoded, **kwargs).waveform[0]
+                waves.append(waveform.float().cpu().numpy())
+        return waves
+
+    def postprocess(self, waves, sentence_silence=0.2, **_) -> dict:
+        import numpy as np
+
+        if not waves:
+            raise InvalidInput("The model found nothing it can pronounce in the text.", "Use words in the voice's language.")
+        gap = np.zeros(int(round(sentence_silence * self.sampling_rate)), dtype=np.float32)
+        parts = []
+        for index, wave in enumerate(waves):
+            if index:
+                parts.append(gap)
+            parts.append(np.asarray(wave, dtype=np.float32).reshape(-1))
+        audio = np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32)
+        return {"audio": audio, "sampling_rate": self.sampling_rate}
+
+    @classmethod
+    def render(cls, result: Any, inputs: dict[str, Any]) -> str:
+        seconds = len(result["audio"]) / result["sampling_rate"]
+        return f"{seconds:.1f} s of speech at {result['sampling_rate']} Hz. Save it with -o speech.wav (or .flac, .ogg, .mp3)."
+
+    @classmethod
+    def save(cls, result: Any, path: Path, inputs: dict[str, Any]) -> None:
+        """``-o``: a WAV (16-bit PCM); .flac, .ogg and .mp3 suffixes write those formats."""
+        from ..media.audio import write_audio
+
+        write_audio(path, result["audio"], result["sampling_rate"])
+
+
+TASK = TextToSpeech

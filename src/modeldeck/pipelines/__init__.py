@@ -33,6 +33,13 @@ TASK_MODULES = (
     "text_to_speech",
     "zero_shot_audio_classification",
     # vision and vision-language
+    "object_detection",
+    "mask_generation",
+    "depth_estimation",
+    "zero_shot_image_classification",
+    "image_to_text",
+    "visual_question_answering",
+    "image_text_matching",
 )
 
 

@@ -1,0 +1,66 @@
+"""What the vision tasks share: decoding image inputs up front, the downscale parameter,
+and saving a picture of the result with ``-o out.png``. (A helper module, not a task.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+from ..spec import Param
+from ..task import Task
+
+DOWNSCALE = Param(
+    "downscale", bool, False,
+    "shrink images over the pixel limit (MODELDECK_MAX_IMAGE_PIXELS, 40 MP by default) instead of refusing them",
+)
+PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+class VisionTask(Task):
+    """A task with image inputs: they are decoded (and checked) in ``validate``, before the model runs."""
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        super().validate(inputs, params)
+        self.load_image_inputs(inputs, params)
+
+    def load_image_inputs(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        """Replace each image input with its decoded RGB picture(s); bad ones raise InvalidInput."""
+        from ..media.image import load_image, load_images
+
+        for spec in self.spec.inputs:
+            if spec.kind == "image" and spec.name in inputs:
+                downscale = bool(params.get("downscale"))
+                if spec.many:
+                    inputs[spec.name] = load_images(inputs[spec.name], downscale=downscale, name=spec.name)
+                else:
+                    inputs[spec.name] = load_image(inputs[spec.name], downscale=downscale)
+
+    @classmethod
+    def annotate(cls, result: Any, inputs: dict[str, Any]):
+        """A picture of ``result`` (PIL image); tasks that make pictures override this."""
+        raise NotImplementedError
+
+    @classmethod
+    def source_image(cls, inputs: dict[str, Any], name: str = "image"):
+        """The input picture again, as the model saw it (results are in its pixels)."""
+        from ..media.image import load_image
+
+        value = inputs[name]
+        return load_image(value[0] if isinstance(value, list) else value, downscale=True)
+
+    @classmethod
+    def save(cls, result: Any, path: Path, inputs: dict[str, Any]) -> None:
+        """A picture for image file names (.png, .jpg, ...), JSON for anything else."""
+        path = Path(path)
+        if path.suffix.lower() not in PICTURE_SUFFIXES:
+            if path.suffix.lower() in ("", ".json"):
+                return super().save(result, path, inputs)
+            raise InvalidInput(
+                f"Cannot tell what to write to {path.name!r}.",
+                f"Name the file .png or .jpg for a picture, or .json for the data.",
+            )
+        picture = cls.annotate(result, inputs)
+        if path.suffix.lower() in (".jpg", ".jpeg") and picture.mode not in ("RGB", "L"):
+            picture = picture.convert("RGB")
+        picture.save(path)

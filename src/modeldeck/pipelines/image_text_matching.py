@@ -1,0 +1,147 @@
+"""image-text-matching: how well texts and images match (BLIP ITM), ranked.
+
+One image against several texts, or one text against several images (image
+retrieval). The score is the probability from BLIP's image-text matching head
+(softmax over its no-match/match logits); on request also the cosine
+similarity of the projected image and text features (BLIP's contrastive view).
+The image is encoded once however many texts it is matched against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InvalidInput
+from ..media.image import is_file
+from ..spec import Input, Param, TaskSpec
+from ._vision import DOWNSCALE, VisionTask
+
+
+class ImageTextMatching(VisionTask):
+    spec = TaskSpec(
+        name="image-text-matching",
+        summary="Score how well a text matches images (or an image matches texts), best match first.",
+        default_model="Salesforce/blip-itm-base-coco",
+        inputs=(
+            Input("text", "text", help="a text (in Python also a list of texts to rank against one image)"),
+            Input("image", "image", many=True, help="one image, or several to rank for the text"),
+        ),
+        output="labels",
+        output_help='[{"text" or "image": ..., "score": match probability}], best first',
+        params=(
+            Param("cosine", bool, False, "also give the cosine similarity of the projected features"),
+            Param("batch_size", int, 16, "pairs scored per forward pass"),
+            DOWNSCALE,
+        ),
+        aliases=("image-text-retrieval",),
+        modality="multimodal",
+        examples=({"text": "two cats sleeping on a couch", "image": ["cats.png", "astronaut.png"]},),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoConfig, AutoProcessor, BlipForImageTextRetrieval
+
+        from ..backends.transformers import load_model, load_processor
+
+        model_type = AutoConfig.from_pretrained(self.model_path, trust_remote_code=False).model_type
+        if model_type != "blip":
+            raise InvalidInput(
+                f"{self.model_id} is a {model_type!r} model; image-text-matching runs BLIP ITM models.",
+                "Use Salesforce/blip-itm-base-coco (or -large-coco, -base-flickr), or zero-shot-image-classification for CLIP.",
+            )
+        self.processor = load_processor(AutoProcessor, self.model_path)
+        self.model = load_model(BlipForImageTextRetrieval, self.model_path, self.device)
+
+    def validate(self, inputs, params) -> None:
+        texts = inputs.get("text")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        if not texts:
+            raise InvalidInput("'text' is empty: give a text to match.")
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInput(f"Each text must be non-empty text, not {text!r}.")
+        if params["batch_size"] is None or params["batch_size"] < 1:
+            raise InvalidInput("batch_size must be at least 1.")
+        images = inputs.get("image")
+        refs = images if isinstance(images, (list, tuple)) else [images]
+        if len(texts) > 1 and len(refs) > 1:
+            raise InvalidInput(
+                f"Got {len(texts)} texts and {len(refs)} images: match one image against several texts, "
+                "or one text against several images.",
+            )
+        inputs["text"] = texts
+        # name images by their file path where they were given one, else by position (0-based)
+        inputs["refs"] = [str(r) if isinstance(r, (str, Path)) and is_file(str(r)) else i for i, r in enumerate(refs)]
+        self.load_image_inputs(inputs, params)
+
+    def preprocess(self, inputs, **_):
+        tokens = self.processor.tokenizer(inputs["text"], padding=True, return_tensors="pt").to(self.device)
+        pixels = self.processor.image_processor(images=inputs["image"], return_tensors="pt").pixel_values
+        return {
+            "input_ids": tokens.input_ids,
+            "attention_mask": tokens.attention_mask,
+            "pixel_values": pixels.to(self.device, self.model.dtype),
+            "texts": inputs["text"],
+            "refs": inputs["refs"],
+        }
+
+    def forward(self, batch, cosine=False, batch_size=16, **_):
+        import torch
+
+        model = self.model
+        image_embeds = torch.cat(
+            [model.vision_model(pixel_values=p).last_hidden_state for p in batch["pixel_values"].split(batch_size)]
+        )
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        pairs = max(len(ids), len(image_embeds))
+        # one side has a single item: pair it with each item of the other side
+        pick_text = (lambda i: i) if len(ids) > 1 else (lambda i: 0)
+        pick_image = (lambda i: i) if len(image_embeds) > 1 else (lambda i: 0)
+        match, similarity = [], []
+        for start in range(0, pairs, batch_size):
+            index = range(start, min(pairs, start + batch_size))
+            t = torch.tensor([pick_text(i) for i in index], device=ids.device)
+            v = torch.tensor([pick_image(i) for i in index], device=ids.device)
+            embeds = image_embeds[v]
+            image_mask = torch.ones(embeds.shape[:-1], dtype=torch.long, device=embeds.device)
+            fused = model.text_encoder(
+                input_ids=ids[t], attention_mask=mask[t],
+                encoder_hidden_states=embeds, encoder_attention_mask=image_mask,
+            ).last_hidden_state
+            match.append(model.itm_head(fused[:, 0, :]).float().softmax(-1)[:, 1])
+            if cosine:
+                text_only = model.text_encoder(input_ids=ids[t], attention_mask=mask[t]).last_hidden_state
+                image_feat = torch.nn.functional.normalize(model.vision_proj(embeds[:, 0, :]).float(), dim=-1)
+                text_feat = torch.nn.functional.normalize(model.text_proj(text_only[:, 0, :]).float(), dim=-1)
+                similarity.append((image_feat * text_feat).sum(-1))
+        return {
+            "scores": torch.cat(match).tolist(),
+            "cosine": torch.cat(similarity).tolist() if cosine else None,
+            "texts": batch["texts"],
+            "refs": batch["refs"],
+        }
+
+    def postprocess(self, out, **_) -> list[dict]:
+        by_image = len(out["texts"]) == 1 and len(out["refs"]) > 1
+        keys = out["refs"] if by_image else out["texts"]
+        rows = []
+        for i, score in enumerate(out["scores"]):
+            row = {"image" if by_image else "text": keys[i], "score": float(score)}
+            if out["cosine"] is not None:
+                row["cosine"] = float(out["cosine"][i])
+            rows.append(row)
+        return sorted(rows, key=lambda r: -r["score"])
+
+    @classmethod
+    def render(cls, result, inputs) -> str:
+        from ..render import bar
+
+        lines = []
+        for r in result:
+            name = r["text"] if "text" in r else (f"image {r['image'] + 1}" if isinstance(r["image"], int) else r["image"])
+            extra = f"  cosine {r['cosine']:+.3f}" if "cosine" in r else ""
+            lines.append(f"{r['score']:.4f}  {bar(r['score'])}{extra}  {name}")
+        return "\n".join(lines)
+
+
+TASK = ImageTextMatching

@@ -1,0 +1,98 @@
+"""image-to-text: a caption for an image, free or continuing a text you start (BLIP, ViT-GPT2).
+
+transformers 5 removed the image-to-text pipeline; this runs the processor and
+the model the way the model cards show (processor -> generate -> decode).
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidInput
+from ..spec import Input, Param, TaskSpec
+from ._vision import DOWNSCALE, VisionTask
+
+
+class ImageToText(VisionTask):
+    spec = TaskSpec(
+        name="image-to-text",
+        summary="Caption an image; give a text to have the caption continue it.",
+        default_model="Salesforce/blip-image-captioning-base",
+        inputs=(
+            Input("image", "image", help="an image: file path, bytes, base64 or PIL image"),
+            Input("text", "text", optional=True, help="the start of the caption (conditional captioning)"),
+        ),
+        output="text",
+        output_help='[{"generated_text": caption}]',
+        params=(
+            Param("max_new_tokens", int, 30, "longest caption in tokens (None: the model's own setting)"),
+            Param("num_beams", int, None, "beam search width [default: the model's own setting]"),
+            DOWNSCALE,
+        ),
+        aliases=("image-captioning",),
+        modality="multimodal",
+        examples=({"image": "cats.png"}, {"image": "cats.png", "text": "a photography of"}),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoConfig
+
+        from ..backends.transformers import load_model, load_processor
+
+        config = AutoConfig.from_pretrained(self.model_path, trust_remote_code=False)
+        self.encoder_decoder = config.model_type == "vision-encoder-decoder"
+        if self.encoder_decoder:  # e.g. nlpconnect/vit-gpt2-image-captioning
+            from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
+
+            self.image_processor = load_processor(AutoImageProcessor, self.model_path)
+            self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+            self.model = load_model(VisionEncoderDecoderModel, self.model_path, self.device)
+        else:  # BLIP and other processor + image-text-to-text models
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            self.processor = load_processor(AutoProcessor, self.model_path)
+            self.tokenizer = self.processor.tokenizer
+            if config.model_type == "blip":
+                from transformers import BlipForConditionalGeneration as model_class
+            else:
+                model_class = AutoModelForImageTextToText
+            self.model = load_model(model_class, self.model_path, self.device)
+
+    def validate(self, inputs, params) -> None:
+        if inputs.get("text") is not None and not str(inputs["text"]).strip():
+            inputs.pop("text")  # an empty start is an unconditional caption
+        for name in ("max_new_tokens", "num_beams"):
+            if params[name] is not None and params[name] < 1:
+                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
+        super().validate(inputs, params)
+
+    def preprocess(self, inputs, **_):
+        import torch
+
+        image, text = inputs["image"], inputs.get("text")
+        if self.encoder_decoder:
+            pixel_values = self.image_processor(images=image, return_tensors="pt").pixel_values
+            encoded = {"pixel_values": pixel_values.to(self.device, self.model.dtype)}
+            if text:
+                start = self.model.generation_config.decoder_start_token_id
+                if start is None:
+                    start = self.model.config.decoder_start_token_id
+                ids = self.tokenizer(text, add_special_tokens=False).input_ids
+                encoded["decoder_input_ids"] = torch.tensor([[start, *ids]], device=self.device)
+            return encoded
+        encoded = self.processor(images=image, text=text, return_tensors="pt").to(self.device)
+        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        return encoded
+
+    def forward(self, encoded, max_new_tokens=None, num_beams=None, **_):
+        options = {}
+        if max_new_tokens is not None:
+            options["max_new_tokens"] = max_new_tokens
+        if num_beams is not None:
+            options["num_beams"] = num_beams
+        return self.model.generate(**encoded, **options)
+
+    def postprocess(self, output_ids, **_) -> list[dict]:
+        text = self.tokenizer.decode(output_ids[0], skip_special_tokens=True)
+        return [{"generated_text": text.strip()}]
+
+
+TASK = ImageToText

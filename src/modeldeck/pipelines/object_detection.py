@@ -1,0 +1,92 @@
+"""object-detection: labelled boxes around the objects in an image (DETR by default)."""
+
+from __future__ import annotations
+
+from ..errors import InvalidInput
+from ..spec import Input, Param, TaskSpec
+from ._vision import DOWNSCALE, VisionTask
+
+
+class ObjectDetection(VisionTask):
+    spec = TaskSpec(
+        name="object-detection",
+        summary="Find objects in an image: a label, a score and a box for each.",
+        default_model="facebook/detr-resnet-50",
+        inputs=(Input("image", "image", help="an image: file path, bytes, base64 or PIL image"),),
+        output="boxes",
+        output_help="boxes with labels and scores, best first; -o draws them",
+        params=(
+            Param("threshold", float, 0.9, "keep objects scored at least this (0-1)"),
+            DOWNSCALE,
+        ),
+        modality="vision",
+        examples=({"image": "cats.png"},),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoImageProcessor, AutoModelForObjectDetection
+
+        from ..backends.transformers import load_model, load_processor
+
+        self.processor = load_processor(AutoImageProcessor, self.model_path)
+        self.model = load_model(AutoModelForObjectDetection, self.model_path, self.device)
+
+    def validate(self, inputs, params) -> None:
+        threshold = params["threshold"]
+        if threshold is None or not 0.0 <= threshold <= 1.0:
+            raise InvalidInput(f"threshold must be between 0 and 1, not {threshold}.")
+        super().validate(inputs, params)
+
+    def preprocess(self, inputs, **_):
+        image = inputs["image"]
+        encoded = self.processor(images=image, return_tensors="pt").to(self.device)
+        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        return encoded, image.size
+
+    def forward(self, model_inputs, **_):
+        encoded, size = model_inputs
+        return self.model(**encoded), size
+
+    def postprocess(self, outputs, threshold=0.9, **_) -> list[dict]:
+        outputs, (width, height) = outputs
+        found = self.processor.post_process_object_detection(
+            outputs, threshold=threshold, target_sizes=[(height, width)]
+        )[0]
+        labels = self.model.config.id2label
+        results = []
+        for score, label, box in zip(found["scores"].tolist(), found["labels"].tolist(), found["boxes"].tolist()):
+            xmin, ymin, xmax, ymax = box
+            results.append(
+                {
+                    "label": labels.get(label, str(label)),
+                    "score": float(score),
+                    # whole pixels, clipped to the picture (DETR's boxes may reach past its edges)
+                    "box": {
+                        "xmin": int(min(max(xmin, 0), width)),
+                        "ymin": int(min(max(ymin, 0), height)),
+                        "xmax": int(min(max(xmax, 0), width)),
+                        "ymax": int(min(max(ymax, 0), height)),
+                    },
+                }
+            )
+        return sorted(results, key=lambda r: -r["score"])
+
+    @classmethod
+    def render(cls, result, inputs) -> str:
+        if not result:
+            return "No objects found above the threshold (lower --threshold to see weaker ones)."
+        width = max(len(r["label"]) for r in result)
+        lines = []
+        for r in result:
+            b = r["box"]
+            lines.append(f"{r['label']:<{width}}  {r['score']:.3f}  ({b['xmin']}, {b['ymin']}) - ({b['xmax']}, {b['ymax']})")
+        return "\n".join(lines)
+
+    @classmethod
+    def annotate(cls, result, inputs):
+        from ..media.draw import draw_boxes
+
+        return draw_boxes(cls.source_image(inputs), result)
+
+
+TASK = ObjectDetection

@@ -1,0 +1,96 @@
+"""visual-question-answering: answer a question about an image (BLIP VQA).
+
+transformers 5 removed this pipeline; this runs BlipProcessor + BlipForQuestionAnswering
+the way the model card shows (processor -> generate -> decode), and also scores the answer.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidInput
+from ..spec import Input, Param, TaskSpec
+from ._vision import DOWNSCALE, VisionTask
+
+
+class VisualQuestionAnswering(VisionTask):
+    spec = TaskSpec(
+        name="visual-question-answering",
+        summary="Answer a question about an image.",
+        default_model="Salesforce/blip-vqa-base",
+        inputs=(
+            Input("image", "image", help="an image: file path, bytes, base64 or PIL image"),
+            Input("question", "text", help="a question about the image"),
+        ),
+        output="answer",
+        output_help='[{"answer": text, "score": probability of that answer}]',
+        params=(
+            Param("max_new_tokens", int, 20, "longest answer in tokens (None: the model's own setting)"),
+            Param("num_beams", int, None, "beam search width [default: the model's own setting]"),
+            DOWNSCALE,
+        ),
+        aliases=("vqa",),
+        modality="multimodal",
+        examples=({"image": "cats.png", "question": "how many cats are there?"},),
+    )
+
+    def load(self) -> None:
+        from transformers import AutoConfig, AutoProcessor, BlipForQuestionAnswering
+
+        from ..backends.transformers import load_model, load_processor
+
+        model_type = AutoConfig.from_pretrained(self.model_path, trust_remote_code=False).model_type
+        if model_type != "blip":
+            raise InvalidInput(
+                f"{self.model_id} is a {model_type!r} model; visual-question-answering runs BLIP VQA models.",
+                "Use Salesforce/blip-vqa-base or Salesforce/blip-vqa-capfilt-large.",
+            )
+        self.processor = load_processor(AutoProcessor, self.model_path)
+        self.model = load_model(BlipForQuestionAnswering, self.model_path, self.device)
+
+    def validate(self, inputs, params) -> None:
+        for name in ("max_new_tokens", "num_beams"):
+            if params[name] is not None and params[name] < 1:
+                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
+        super().validate(inputs, params)
+
+    def preprocess(self, inputs, **_):
+        encoded = self.processor(images=inputs["image"], text=inputs["question"], return_tensors="pt").to(self.device)
+        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        return encoded
+
+    def forward(self, encoded, max_new_tokens=None, num_beams=None, **_):
+        options = {"output_scores": True, "return_dict_in_generate": True}
+        if max_new_tokens is not None:
+            options["max_new_tokens"] = max_new_tokens
+        if num_beams is not None:
+            options["num_beams"] = num_beams
+        return self.model.generate(**encoded, **options)
+
+    def postprocess(self, generated, **_) -> list[dict]:
+        """The answer, scored as the probability the model gives it: the product of each generated
+        token's probability (softmax of that step's scores), the end token included."""
+        decoder = self.model.text_decoder
+        beams = getattr(generated, "beam_indices", None)
+        # greedy/sampling scores are raw logits (normalise them); beam search's are log-probabilities already
+        steps = decoder.compute_transition_scores(
+            generated.sequences, generated.scores, beams, normalize_logits=beams is None
+        )
+        sequence = generated.sequences[0]
+        new_tokens = sequence[sequence.shape[0] - steps.shape[1] :]
+        log_prob = 0.0
+        for token, step in zip(new_tokens.tolist(), steps[0].float().tolist()):
+            if token == self.model.config.text_config.pad_token_id:
+                break  # padding after the end of a shorter beam
+            log_prob += step
+            if token == self.model.config.text_config.sep_token_id:
+                break
+        answer = self.processor.decode(sequence, skip_special_tokens=True).strip()
+        import math
+
+        return [{"answer": answer, "score": math.exp(log_prob)}]
+
+    @classmethod
+    def render(cls, result, inputs) -> str:
+        return "\n".join(f"{r['answer']}  ({r['score']:.3f})" for r in result)
+
+
+TASK = VisualQuestionAnswering

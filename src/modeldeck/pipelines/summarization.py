@@ -62,6 +62,9 @@ class Summarization(Task):
             [self.prefix + t for t in texts], truncation=True, max_length=self.window, padding=True, return_tensors="pt"
         ).to(self.device)
         kwargs = gen.decoding_kwargs(params)
+        floor = self.model.generation_config.min_length or 0
+        if params.get("max_length") is not None and params.get("min_length") is None and floor > params["max_length"]:
+            kwargs["min_length"] = 0  # a shorter summary than the model's usual minimum was asked for
         with gen.seeded(params.get("seed")):
             out = self.model.generate(**encoded, **kwargs)
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)

@@ -22,6 +22,11 @@ COMMANDS = {
     "chat": "chat:chat_command",
     "ui": "ui:ui_command",
     "space": "space:space_group",
+    "pull": "models:pull_command",
+    "list": "models:list_command",
+    "rm": "models:rm_command",
+    "estimate": "models:estimate_command",
+    "doctor": "doctor:doctor_command",
 }
 
 

@@ -1,0 +1,280 @@
+"""The models on this machine: cached and packaged, what each serves, and removing them.
+
+``list_models`` reads the Hugging Face cache with huggingface_hub's own
+``scan_cache_dir`` and adds the models that ship inside installed packages;
+``removal_plan`` / ``remove`` delete cached revisions through
+huggingface_hub's ``DeleteCacheStrategy``, after checking that every path it
+would delete lies inside the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import settings
+from .errors import InvalidInput, ModelNotAvailable, RevisionNotFound
+from .hub import PACKAGED, ModelRef, packaged_path
+
+# Architecture class (from config.json) -> the tasks it serves. Checked exactly first, then by suffix.
+ARCHITECTURES = {
+    "BlipForQuestionAnswering": ("visual-question-answering",),
+    "BlipForConditionalGeneration": ("image-to-text",),
+    "Blip2ForConditionalGeneration": ("image-to-text",),
+    "BlipForImageTextRetrieval": ("image-text-matching",),
+    "VisionEncoderDecoderModel": ("image-to-text",),
+    "WhisperForConditionalGeneration": ("automatic-speech-recognition",),
+    "BartForConditionalGeneration": ("summarization",),
+    "PegasusForConditionalGeneration": ("summarization",),
+    "T5ForConditionalGeneration": ("summarization", "translation"),
+    "M2M100ForConditionalGeneration": ("translation",),
+    "MarianMTModel": ("translation",),
+    "MBartForConditionalGeneration": ("translation",),
+    "BlenderbotForConditionalGeneration": ("chat",),
+    "BlenderbotSmallForConditionalGeneration": ("chat",),
+    "VitsModel": ("text-to-speech",),
+    "ClapModel": ("zero-shot-audio-classification",),
+    "CLIPModel": ("zero-shot-image-classification",),
+    "SiglipModel": ("zero-shot-image-classification",),
+    "SamModel": ("mask-generation",),
+}
+SUFFIXES = {
+    "ForMaskedLM": ("fill-mask",),
+    "ForSequenceClassification": ("text-classification",),
+    "ForQuestionAnswering": ("question-answering",),
+    "ForCausalLM": ("text-generation",),
+    "LMHeadModel": ("text-generation",),
+    "ForSpeechSeq2Seq": ("automatic-speech-recognition",),
+    "ForCTC": ("automatic-speech-recognition",),
+    "ForObjectDetection": ("object-detection",),
+    "ForDepthEstimation": ("depth-estimation",),
+    "ForImageClassification": ("image-classification",),
+}
+DIFFUSERS = {
+    "StableDiffusionPipeline": ("text-to-image", "image-to-image"),
+    "StableDiffusionInpaintPipeline": ("inpainting",),
+}
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def architectures(folder: Path) -> list[str]:
+    return list(_json(folder / "config.json").get("architectures") or ())
+
+
+def _kinds(folder: Path) -> set[str]:
+    """Task names a model folder serves, judged from its files."""
+    found: set[str] = set()
+    for arch in architectures(folder):
+        if arch in ARCHITECTURES:
+            found.update(ARCHITECTURES[arch])
+            continue
+        for suffix, tasks in SUFFIXES.items():
+            if arch.endswith(suffix):
+                found.update(tasks)
+    if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
+        found.update(("feature-extraction", "sentence-similarity"))
+    pipeline = _json(folder / "model_index.json").get("_class_name")
+    if pipeline:
+        found.update(DIFFUSERS.get(pipeline, ()))
+    if (folder / "model.bin").is_file() and any(folder.glob("vocabulary.*")):  # CTranslate2 Whisper
+        found.add("automatic-speech-recognition")
+    if any(folder.rglob("*.onnx.json")):  # Piper voices
+        found.add("text-to-speech")
+    return found
+
+
+def tasks_for(model_id: str, folder: Path | None) -> list[str]:
+    """The registered tasks ``model_id`` serves: it is their default, or its architecture fits them."""
+    from .hub import cached_snapshot
+    from .pipelines import aliases, registry
+
+    tasks = registry()
+    served = {name for name, task in tasks.items() if model_id in (task.spec.default_model, task.spec.offline_default)}
+    if folder is not None and folder.is_dir():
+        kinds = _kinds(folder)
+        served.update(aliases().get(k, k) for k in kinds)
+        mine = set(architectures(folder))
+        if mine:  # same architecture class as a task's default model
+            for name, task in tasks.items():
+                default = cached_snapshot(ModelRef(task.spec.default_model))
+                if default is not None and mine & set(architectures(default)):
+                    served.add(name)
+    return [name for name in tasks if name in served]
+
+
+# -- listing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelEntry:
+    id: str
+    source: str  # "cache" or "package"
+    revision: str  # short commit (cache) or "package-name version"
+    size_bytes: int
+    tasks: list[str]
+    last_used: float | None
+    path: str
+    refs: list[str] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)  # every cached commit
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def scan_cache():
+    """huggingface_hub's view of the cache (None when there is no cache folder yet)."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    cache = settings.hub_cache()
+    if not cache.is_dir():
+        return None
+    try:
+        return scan_cache_dir(cache)
+    except CacheNotFound:
+        return None
+
+
+def _main_revision(repo):
+    revisions = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
+    for revision in revisions:
+        if "main" in revision.refs:
+            return revision
+    return revisions[0] if revisions else None
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def list_models() -> list[ModelEntry]:
+    """Cached models (every model repo in the Hugging Face cache), then packaged ones."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .usage import last_used
+
+    used = last_used()
+    entries = []
+    info = scan_cache()
+    for repo in sorted(info.repos if info else (), key=lambda r: r.repo_id.lower()):
+        if repo.repo_type != "model":
+            continue
+        main = _main_revision(repo)
+        snapshot = Path(main.snapshot_path) if main else None
+        entries.append(
+            ModelEntry(
+                id=repo.repo_id, source="cache", revision=main.commit_hash[:12] if main else "?",
+                size_bytes=repo.size_on_disk, tasks=tasks_for(repo.repo_id, snapshot),
+                last_used=_last_used(used, repo.repo_id), path=str(repo.repo_path),
+                refs=sorted(ref for r in repo.revisions for ref in r.refs),
+                revisions=sorted(r.commit_hash for r in repo.revisions),
+            )
+        )
+    for model_id, (_, _, package) in PACKAGED.items():
+        path = packaged_path(model_id)
+        if path is None:
+            continue
+        try:
+            revision = f"{package} {version(package)}"
+        except PackageNotFoundError:
+            revision = package
+        entries.append(
+            ModelEntry(
+                id=model_id, source="package", revision=revision, size_bytes=folder_size(path),
+                tasks=tasks_for(model_id, path), last_used=_last_used(used, model_id), path=str(path),
+            )
+        )
+    return entries
+
+
+def _last_used(used: dict[str, float], repo_id: str) -> float | None:
+    times = [t for model, t in used.items() if model == repo_id or model.startswith(repo_id + "/")]
+    return max(times) if times else None
+
+
+# -- removing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Removal:
+    """What ``rm`` would delete for one model, and how much space that frees."""
+
+    ref: ModelRef
+    repo_path: Path
+    revisions: list[str]
+    whole_repo: bool
+    freed_bytes: int = 0
+    strategy: object = None
+
+
+def removal_plan(model: str) -> Removal:
+    """What removing ``model`` (optionally ``@revision``) from the cache would delete; nothing is deleted."""
+    ref = ModelRef.parse(model)
+    if ref.path is not None:
+        raise InvalidInput(
+            f"{ref.id} is a folder of your own, not a cached model; modeldeck rm only removes models from the "
+            "Hugging Face cache.",
+            "Delete the folder yourself if you mean to.",
+        )
+    info = scan_cache()
+    repo = next((r for r in (info.repos if info else ()) if r.repo_id == ref.id and r.repo_type == "model"), None)
+    if repo is None:
+        if ref.id in PACKAGED:
+            raise InvalidInput(
+                f"{ref.id} is not in the cache: it ships inside the {PACKAGED[ref.id][2]!r} package, which "
+                "modeldeck never removes.",
+                f"To remove it, uninstall the package: pip uninstall {PACKAGED[ref.id][2]}",
+            )
+        raise ModelNotAvailable(
+            f"{ref.id} is not in the Hugging Face cache ({settings.hub_cache()}), so there is nothing to remove.",
+            "'modeldeck list' shows the cached models.",
+        )
+    revisions = sorted(repo.revisions, key=lambda r: r.commit_hash)
+    if ref.revision:
+        chosen = [
+            r for r in revisions
+            if ref.revision in r.refs or (len(ref.revision) >= 7 and r.commit_hash.startswith(ref.revision))
+        ]
+        if not chosen:
+            names = sorted({*(ref for r in revisions for ref in r.refs), *(r.commit_hash[:12] for r in revisions)})
+            raise RevisionNotFound(
+                f"{ref.id} is cached, but not at revision {ref.revision!r}.",
+                f"Cached revisions: {', '.join(names)}.",
+            )
+    else:
+        chosen = revisions
+    strategy = info.delete_revisions(*(r.commit_hash for r in chosen))
+    check_inside_cache(strategy)
+    return Removal(
+        ref, Path(repo.repo_path), [r.commit_hash for r in chosen], len(chosen) == len(revisions),
+        strategy.expected_freed_size, strategy,
+    )
+
+
+def check_inside_cache(strategy) -> None:
+    """Refuse a deletion that would touch any path outside the Hugging Face cache."""
+    root = os.path.abspath(settings.hub_cache())
+    paths = [*strategy.blobs, *strategy.refs, *strategy.repos, *strategy.snapshots]
+    for path in paths:
+        path = os.path.abspath(path)
+        if os.path.commonpath([root, path]) != root or path == root:
+            raise InvalidInput(f"Refusing to delete {path}: it is not inside the cache {root}.")
+
+
+def remove(removal: Removal) -> int:
+    """Delete what ``removal`` planned; returns the bytes freed."""
+    from .usage import forget
+
+    removal.strategy.execute()
+    if removal.whole_repo:
+        forget(removal.ref.id)
+    return removal.freed_bytes

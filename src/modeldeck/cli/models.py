@@ -1,0 +1,192 @@
+"""``modeldeck pull / list / rm / estimate``: the models on this machine and their memory."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from ..errors import ModeldeckError
+
+
+def _fmt(n) -> str:
+    from ..memory import format_bytes
+
+    return format_bytes(n)
+
+
+def _ago(when: float | None) -> str:
+    if not when:
+        return "never"
+    seconds = max(0, time.time() - when)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(row[:-1])) + "  " + row[-1])
+
+
+# -- pull ------------------------------------------------------------------------------------------
+
+
+@click.command("pull")
+@click.argument("models", nargs=-1)
+@click.option("--task", "tasks", multiple=True, help="Pull this task's default model (repeatable).")
+@click.option("--defaults", is_flag=True, help="Pull the default model of every task.")
+@click.option("--revision", help="Branch, tag or commit to pull (for models named without '@revision').")
+@click.option("--dry-run", is_flag=True, help="Show what would be downloaded, download nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
+    """Download models into the Hugging Face cache: only the files modeldeck loads.
+
+    Safetensors rather than pickle, no TensorFlow/Flax/ONNX copies. A pull that
+    was cut off continues where it stopped when run again.
+
+        modeldeck pull gpt2 facebook/bart-large-cnn@main
+        modeldeck pull --task summarization
+        modeldeck pull --defaults
+    """
+    from ..hub import ModelRef, require_online
+    from ..pipelines import get_task, specs
+    from ..pull import plan_pull, pull_one
+    from . import fail
+
+    names = list(models)
+    names += [get_task(t).spec.default_model for t in tasks]
+    if defaults:
+        names += [s.default_model for s in specs()]
+    if not names:
+        raise click.UsageError("Name at least one model, or use --task TASK or --defaults.")
+    refs = []
+    for name in dict.fromkeys(names):
+        ref = ModelRef.parse(name)
+        if revision and not ref.revision and ref.path is None:
+            ref = ModelRef(ref.id, revision)
+        refs.append(ref)
+    require_online("download models")  # fails in seconds when there is no network
+    failed = 0
+    for ref in refs:
+        try:
+            plan = plan_pull(ref)
+            skipped = f"; skipping {len(plan.skipped)} not needed" if plan.skipped else ""
+            if plan.skipped:
+                shown = ", ".join(plan.skipped[:4]) + (", ..." if len(plan.skipped) > 4 else "")
+                skipped += f" ({shown})"
+            click.echo(
+                f"{ref} (commit {plan.commit[:12]}): {len(plan.files)} files, {_fmt(plan.total_bytes)}{skipped}", err=True
+            )
+            if dry_run:
+                for name, size in plan.files.items():
+                    click.echo(f"  {name}  {_fmt(size)}")
+                continue
+            path = pull_one(ref, progress=not quiet, plan=plan)
+            click.echo(f"{ref}: ready at {path}")
+        except ModeldeckError as e:
+            if len(refs) == 1:
+                raise
+            failed += 1
+            fail(f"{ref}: {e.message}", e.hint)
+    if failed:
+        raise ModeldeckError(f"{failed} of {len(refs)} models could not be pulled.", "See the errors above.")
+
+
+# -- list ------------------------------------------------------------------------------------------
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_command(as_json: bool) -> None:
+    """Cached and packaged models: revision, size on disk, the tasks each serves, last used."""
+    from .. import settings
+    from ..catalog import list_models
+
+    entries = list_models()
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        return
+    if not entries:
+        click.echo(f"No models yet in {settings.hub_cache()}. Get one with: modeldeck pull MODEL")
+        return
+    rows = [("MODEL", "REVISION", "SIZE", "LAST USED", "TASKS")]
+    for e in entries:
+        revision = e.revision if e.source == "cache" else f"({e.revision})"
+        rows.append((e.id, revision, _fmt(e.size_bytes), _ago(e.last_used), ", ".join(e.tasks) or "-"))
+    _table(rows)
+    total = sum(e.size_bytes for e in entries if e.source == "cache")
+    click.echo(f"\n{sum(e.source == 'cache' for e in entries)} cached ({_fmt(total)} in {settings.hub_cache()}), "
+               f"{sum(e.source == 'package' for e in entries)} packaged.")
+
+
+# -- rm --------------------------------------------------------------------------------------------
+
+
+@click.command("rm")
+@click.argument("models", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def rm_command(models, yes: bool) -> None:
+    """Remove models (or one revision: MODEL@REVISION) from the Hugging Face cache.
+
+    Only the cache is ever touched; models shipped in packages stay.
+    """
+    from ..catalog import remove, removal_plan
+
+    plans = [removal_plan(m) for m in models]  # every name checked before anything is deleted
+    for plan in plans:
+        what = "all revisions" if plan.whole_repo else ", ".join(r[:12] for r in plan.revisions)
+        click.echo(f"{plan.ref.id}: {what}, {_fmt(plan.freed_bytes)} ({plan.repo_path})")
+    total = sum(p.freed_bytes for p in plans)
+    if not yes and not click.confirm(f"Remove {len(plans)} model(s), freeing {_fmt(total)}?", default=False):
+        raise click.Abort()
+    for plan in plans:
+        freed = remove(plan)
+        click.echo(f"Removed {plan.ref}: freed {_fmt(freed)}.")
+    if len(plans) > 1:
+        click.echo(f"Freed {_fmt(total)} in all.")
+
+
+# -- estimate ----------------------------------------------------------------------------------------
+
+
+@click.command("estimate")
+@click.argument("model")
+@click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16", "int8"]), help="Load dtype [default: what modeldeck picks for the device].")
+@click.option("--device", help="cpu, cuda, cuda:1, mps [default: MODELDECK_DEVICE or the best one here].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def estimate_command(model: str, dtype: str | None, device: str | None, as_json: bool) -> None:
+    """How much memory MODEL needs, and whether it fits here, before downloading or loading it.
+
+    Reads the safetensors headers (from the cache, a package, or the hub with
+    range requests: a few kB, not the weights) for parameters per dtype, and
+    shows modeldeck's prediction beside the rule of thumb 'weights file x 1.2'.
+    """
+    from ..memory import estimate, format_count
+
+    e = estimate(model, dtype=dtype, device=device)
+    if as_json:
+        click.echo(json.dumps(e.to_dict(), indent=2))
+        return
+    where = {"hub": "read remotely from the hub, nothing downloaded", "cache": "cached", "package": "packaged",
+             "folder": "folder"}[e.source]
+    click.echo(f"{e.model}" + (f"@{e.revision[:12]}" if e.revision else "") + f"  ({where})")
+    if e.exact:
+        per = ", ".join(f"{k} {format_count(v)}" for k, v in e.params_by_dtype.items())
+        click.echo(f"  parameters     {format_count(e.parameters)}  ({per})")
+    else:
+        click.echo("  parameters     unknown (no safetensors: only file sizes are known)")
+    files = ", ".join(list(e.weight_files)[:3]) + (", ..." if len(e.weight_files) > 3 else "")
+    click.echo(f"  weights        {_fmt(e.weights_bytes)} in {len(e.weight_files)} file(s): {files}")
+    mem = "GPU memory" if e.device.startswith("cuda") else "RAM"
+    click.echo(f"  modeldeck      {_fmt(e.predicted_bytes)} of {mem} loaded as {e.dtype} on {e.device}")
+    if e.by_dtype:
+        others = ", ".join(f"{d} {_fmt(b)}" for d, b in e.by_dtype.items() if d != e.dtype)
+        click.echo(f"                 (other dtypes: {others})")
+    click.echo(f"  x1.2 rule      {_fmt(e.rule_bytes)} (weights file size x 1.2)")
+    if e.available_bytes is not None:
+        click.echo(f"  free {mem:<9} {_fmt(e.available_bytes)}" + (f"; modeldeck budget {_fmt(e.budget_bytes)}" if e.budget_bytes else ""))
+    click.echo(f"  verdict        {e.verdict}")

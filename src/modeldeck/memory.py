@@ -1,0 +1,411 @@
+"""How much memory a model needs, known before its weights are loaded or even downloaded.
+
+The seeds' rule of thumb is "weights file size x 1.2". modeldeck reads the
+safetensors headers instead (a few kilobytes at the start of each file: from
+the cache, from a package, or from the hub with an HTTP Range request), so it
+knows every tensor's dtype and element count. The prediction is then the
+tensors in the dtype modeldeck will load them in (fp32 on CPU, bf16/fp16 on
+GPU; a float16 checkpoint loaded on a CPU doubles, which the file size cannot
+tell), plus a small fixed cost per loaded model (its Python code and
+allocator slack). ``bench/memory.py`` measures it against resident memory.
+
+Everything here is cheap: no torch import unless a GPU question is asked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import settings
+from .errors import InvalidInput, ModeldeckError, ModelNotAvailable, RevisionNotFound
+
+KiB, MiB, GiB = 1024, 1024**2, 1024**3
+
+# Bytes per element for every safetensors dtype.
+DTYPE_BYTES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "F4": 1,
+    "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
+    "C64": 8, "C128": 16,
+}
+FLOATS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4"}
+# The dtypes a user can ask for, and the safetensors dtype each loads into.
+LOAD_DTYPES = {"fp32": "F32", "fp16": "F16", "bf16": "BF16", "int8": "I8"}
+TORCH_DTYPE_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "int8": "int8"}
+
+# The fixed cost of loading one model beyond its tensors: the model's Python
+# code, buffers not stored in the checkpoint (position ids, masks) and
+# allocator slack. bench/memory.py measures 10-16 MB (growth minus tensor bytes).
+LOAD_OVERHEAD = 16 * MiB
+# What a fresh process pays once before its first model: torch, transformers and
+# the modeling code (bench/memory.py: about 380 MB). Counted in the fit verdict
+# when this process has not imported torch yet (the model will load elsewhere).
+RUNTIME_OVERHEAD = 400 * MiB
+# On a GPU the caching allocator rounds blocks up; a few percent on top.
+GPU_SLACK = 1.03
+# A process's first CUDA use creates a context of a few hundred MB on the GPU.
+CUDA_CONTEXT = 500 * MiB
+# The seeds' rule: "look at the pytorch_model.bin file size, multiply by 1.2".
+RULE_FACTOR = 1.2
+# Names of 2-D weights that int8 dynamic quantization leaves alone (it quantizes nn.Linear only).
+NOT_LINEAR = re.compile(r"embed|wte|wpe|shared|position|token_type|norm|ln_|conv|patch|\.bias$")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str  # safetensors dtype: F32, F16, BF16, I64...
+    numel: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPE_BYTES.get(self.dtype, 4)
+
+
+@dataclass
+class Weights:
+    """A model's weight files and, when they are safetensors, every tensor in them."""
+
+    model: str
+    source: str  # "folder", "cache", "package" or "hub" (headers read remotely)
+    files: dict[str, int]  # weight file (repo path) -> size in bytes
+    tensors: list[Tensor] | None = None  # None: not safetensors, only file sizes are known
+    revision: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.tensors is not None
+
+    @property
+    def weights_bytes(self) -> int:
+        return sum(self.files.values())
+
+    @property
+    def parameters(self) -> int | None:
+        """Floating-point elements: the weights (integer tensors are saved buffers like position ids)."""
+        return None if self.tensors is None else sum(t.numel for t in self.tensors if t.dtype in FLOATS)
+
+    @property
+    def params_by_dtype(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for t in self.tensors or ():
+            found[t.dtype] = found.get(t.dtype, 0) + t.numel
+        return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+
+
+# -- reading safetensors headers --------------------------------------------------------------
+
+
+def parse_header(raw: bytes, where: str = "") -> list[Tensor]:
+    """Tensors from a safetensors JSON header."""
+    try:
+        header = json.loads(raw)
+    except ValueError as e:
+        raise InvalidInput(f"{where} is not a valid safetensors file (bad header: {e}).") from e
+    tensors = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        numel = 1
+        for dim in info["shape"]:
+            numel *= dim
+        tensors.append(Tensor(name, info["dtype"], numel))
+    return tensors
+
+
+def read_header(path: Path) -> list[Tensor]:
+    """The tensors of a local safetensors file, reading only its header."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise InvalidInput(f"{path} is not a valid safetensors file (too short).")
+        (size,) = struct.unpack("<Q", head)
+        if size > 100 * MiB:
+            raise InvalidInput(f"{path} is not a valid safetensors file (header of {size} bytes).")
+        return parse_header(f.read(size), str(path))
+
+
+def weight_files(names: list[str]) -> list[str]:
+    """The files among ``names`` that modeldeck would load weights from."""
+    from .pull import files_to_fetch, is_weights
+
+    chosen = files_to_fetch(names)
+    safetensors = [n for n in chosen if n.endswith(".safetensors")]
+    if safetensors:
+        return safetensors
+    return [n for n in chosen if is_weights(n) or n.endswith((".onnx", ".bin"))]
+
+
+def local_weights(folder: Path, model: str = "", source: str = "folder", revision: str | None = None) -> Weights:
+    """Weights of a model folder on this machine (headers only, nothing loaded)."""
+    folder = Path(folder)
+    names = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    files = {name: (folder / name).stat().st_size for name in weight_files(names)}
+    if not files:
+        raise ModelNotAvailable(f"No weight files in {folder}.", "Is this a model folder? Pull it again to repair it.")
+    tensors = None
+    if all(name.endswith(".safetensors") for name in files):
+        tensors = [t for name in files for t in read_header(folder / name)]
+    return Weights(model or str(folder), source, files, tensors, revision)
+
+
+def remote_weights(ref) -> Weights:
+    """Weights of a hub model, read with HTTP Range requests: no weights are downloaded."""
+    from . import hub
+    from .pull import hub_api, hub_errors, network_errors, plan_pull
+
+    api = hub_api()
+    plan = plan_pull(ref)  # the files a pull would fetch, with their sizes
+    repo_id = hub.split_subpath(ref.id)[0]
+    try:
+        files = {name: plan.files[name] or 0 for name in weight_files(list(plan.files))}
+        if not files:
+            raise ModelNotAvailable(f"{ref.id} has no weight files modeldeck can load.", "Check the model id.")
+        tensors = None
+        if all(name.endswith(".safetensors") for name in files):
+            tensors = []
+            for name in files:
+                meta = api.parse_safetensors_file_metadata(repo_id, name, revision=plan.commit)
+                tensors += [Tensor(n, t.dtype, _numel(t.shape)) for n, t in meta.tensors.items()]
+    except ModeldeckError:
+        raise
+    except network_errors() as e:
+        raise hub_errors(ref, e) from e
+    return Weights(ref.id, "hub", files, tensors, plan.commit)
+
+
+def _numel(shape) -> int:
+    n = 1
+    for dim in shape:
+        n *= dim
+    return n
+
+
+def model_weights(model) -> Weights:
+    """Weights of ``model`` without loading or downloading them.
+
+    Looks where ``hub.resolve`` looks, in the same order: a folder, the
+    Hugging Face cache, the hub (headers only) when it is reachable, then a
+    package that ships the model.
+    """
+    from . import hub
+
+    ref = model if isinstance(model, hub.ModelRef) else hub.ModelRef.parse(model)
+    if ref.path is not None:
+        return local_weights(ref.path, ref.id, "folder")
+    cached = hub.cached_snapshot(ref)
+    if cached is not None:
+        return local_weights(cached, ref.id, "cache", cached.name)
+    offline = hub.is_offline()
+    if not offline:
+        return remote_weights(ref)
+    packaged = hub.packaged_path(ref.id)
+    if packaged is not None and ref.revision is None:
+        return local_weights(packaged, ref.id, "package")
+    if ref.revision is not None and hub.cached_snapshot(hub.ModelRef(ref.id)) is not None:
+        raise RevisionNotFound(f"{ref.id} is cached, but not at revision {ref.revision!r}.", hub.offline_hint(str(ref)))
+    raise ModelNotAvailable(
+        f"Model {ref} is not in the Hugging Face cache ({settings.hub_cache()}) and the hub is not reachable, "
+        "so its headers cannot be read.",
+        hub.offline_hint(str(ref)),
+    )
+
+
+# -- predicting ---------------------------------------------------------------------------------
+
+
+def load_dtype(device: str) -> str:
+    """The dtype modeldeck loads in on ``device`` (mirrors backends.device.pick_dtype)."""
+    if not device.startswith("cuda"):
+        return "fp32"
+    import torch
+
+    try:
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
+    except (RuntimeError, AssertionError):  # a CPU-only build asked about CUDA
+        return "fp16"
+
+
+def tensor_bytes(weights: Weights, dtype: str) -> int:
+    """Bytes the tensors take once loaded in ``dtype`` (float tensors convert, the rest keep theirs)."""
+    if dtype not in LOAD_DTYPES:
+        raise InvalidInput(f"Unknown dtype {dtype!r}.", f"Choose one of: {', '.join(LOAD_DTYPES)}.")
+    if weights.tensors is None:
+        return weights.weights_bytes  # only sizes known: assume it loads as stored
+    total = 0
+    for t in weights.tensors:
+        if t.dtype not in FLOATS:
+            total += t.nbytes
+        elif dtype == "int8":
+            linear = t.name.endswith("weight") and not NOT_LINEAR.search(t.name) and t.numel >= 4096
+            total += t.numel if linear else t.numel * 4
+        else:
+            total += t.numel * DTYPE_BYTES[LOAD_DTYPES[dtype]]
+    return total
+
+
+def predict_bytes(weights: Weights, dtype: str, device: str = "cpu") -> int:
+    """Predicted memory of the loaded model: RAM on CPU, GPU memory on CUDA."""
+    tensors = tensor_bytes(weights, dtype)
+    if device.startswith("cuda"):
+        return int(tensors * GPU_SLACK)
+    return tensors + LOAD_OVERHEAD
+
+
+def rule_bytes(weights: Weights) -> int:
+    """The seeds' rule of thumb: weights file size x 1.2."""
+    return int(weights.weights_bytes * RULE_FACTOR)
+
+
+def free_memory(gpu: bool = True) -> dict:
+    """Available and total RAM, and free/total memory of each GPU (torch only if it is installed)."""
+    import psutil
+
+    vm = psutil.virtual_memory()
+    found = {"ram_available": vm.available, "ram_total": vm.total, "gpus": []}
+    if gpu:
+        found["gpus"] = gpu_memory()
+    return found
+
+
+def gpu_memory() -> list[dict]:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return []
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(index)
+        gpus.append({"index": index, "name": torch.cuda.get_device_name(index), "free": free, "total": total})
+    return gpus
+
+
+def format_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "?"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}" if unit == "GB" else f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def format_count(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def parse_bytes(text: str) -> int:
+    """'8GB', '512 MiB', '2e9' -> bytes."""
+    match = re.fullmatch(r"\s*([\d.]+(?:e\d+)?)\s*([kKmMgGtT]?i?[bB]?)\s*", str(text))
+    if not match:
+        raise InvalidInput(f"{text!r} is not a size.", "Write it like '8GB', '512MiB' or '60%'.")
+    number, unit = float(match[1]), match[2].lower().rstrip("b")
+    scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": KiB, "mi": MiB, "gi": GiB, "ti": 1024**4}
+    if unit not in scale:
+        raise InvalidInput(f"{text!r} has an unknown unit.", "Use B, kB, MB, GB, MiB or GiB.")
+    return int(number * scale[unit])
+
+
+# -- the whole answer -------------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    """Everything ``modeldeck estimate`` says about one model."""
+
+    model: str
+    source: str
+    revision: str | None
+    device: str
+    dtype: str
+    exact: bool
+    parameters: int | None
+    params_by_dtype: dict[str, int]
+    weight_files: dict[str, int]
+    weights_bytes: int
+    predicted_bytes: int  # RAM on CPU, GPU memory on CUDA
+    rule_bytes: int
+    available_bytes: int | None  # free RAM (CPU) or free GPU memory (CUDA)
+    budget_bytes: int | None
+    fits: bool | None
+    verdict: str
+    by_dtype: dict[str, int] = field(default_factory=dict)  # predicted bytes for each loadable dtype
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def estimate(model, dtype: str | None = None, device: str | None = None, check_fit: bool = True) -> Estimate:
+    """Predict ``model``'s memory in ``dtype`` on ``device`` and say whether it fits here now."""
+    from .backends.device import pick_device
+
+    weights = model_weights(model)
+    device = pick_device(device) if (device or settings.device()) == "auto" else (device or settings.device())
+    dtype = dtype or load_dtype(device)
+    if dtype not in LOAD_DTYPES:
+        raise InvalidInput(f"Unknown dtype {dtype!r}.", f"Choose one of: {', '.join(LOAD_DTYPES)}.")
+    predicted = predict_bytes(weights, dtype, device)
+    by_dtype = {d: predict_bytes(weights, d, device) for d in LOAD_DTYPES} if weights.exact else {}
+    available = budget = fits = None
+    verdict = "not checked"
+    if check_fit:
+        from .pool import memory_budget
+
+        budget = memory_budget(device)
+        if device.startswith("cuda"):
+            gpus = gpu_memory()
+            index = int(device.split(":")[1]) if ":" in device else 0
+            if index < len(gpus):
+                available = gpus[index]["free"]
+        else:
+            available = free_memory(gpu=False)["ram_available"]
+        # A fresh process also pays for torch and transformers before the model (once; not on the GPU).
+        runtime = 0 if device.startswith("cuda") else RUNTIME_OVERHEAD
+        verdict, fits = judge(predicted, available, budget, device, runtime)
+    return Estimate(
+        model=weights.model, source=weights.source, revision=weights.revision, device=device, dtype=dtype,
+        exact=weights.exact, parameters=weights.parameters, params_by_dtype=weights.params_by_dtype,
+        weight_files=weights.files, weights_bytes=weights.weights_bytes, predicted_bytes=predicted,
+        rule_bytes=rule_bytes(weights), available_bytes=available, budget_bytes=budget, fits=fits,
+        verdict=verdict, by_dtype=by_dtype,
+    )
+
+
+def judge(
+    predicted: int, available: int | None, budget: int | None, device: str, runtime: int = 0
+) -> tuple[str, bool | None]:
+    """A one-line verdict: does ``predicted`` (plus a fresh process's ``runtime``) fit in what is free
+    now, and in modeldeck's budget?"""
+    where = "GPU memory" if device.startswith("cuda") else "RAM"
+    if available is None:
+        return f"cannot tell: no {device} memory figures on this machine", None
+    needed = predicted + runtime
+    share = needed / available if available else float("inf")
+    if runtime:
+        where_runtime = f" with ~{format_bytes(runtime)} for torch/transformers"
+    else:
+        where_runtime = ""
+    if needed > available:
+        verdict, fits = (
+            f"does not fit: needs {format_bytes(needed)}{where_runtime}, {format_bytes(available)} of {where} free",
+            False,
+        )
+    elif share > 0.8:
+        verdict, fits = f"tight: fits, using {share:.0%} of the free {where}{where_runtime}", True
+    else:
+        verdict, fits = f"fits: uses {share:.0%} of the free {where}{where_runtime}", True
+    if budget is not None and predicted > budget:
+        verdict += f"; over modeldeck's memory budget ({format_bytes(budget)}, MODELDECK_MEMORY_BUDGET)"
+        fits = False
+    return verdict, fits

@@ -34,9 +34,11 @@ def chat_command(model, device, system, **options) -> None:
     """Chat with a model in the terminal: multi-turn; /reset starts over, Ctrl-D leaves."""
     from .. import load
     from ..errors import InvalidInput, Notice
+    from ..generation import check_decoding
 
     params = {p.name: options[p.name] for p in Chat.spec.params if options.get(p.name) is not None}
     Chat.spec.bind("check", params)  # bad parameters fail before the model loads
+    check_decoding(params)
     runner = load("chat", model, device=device)
     interactive = sys.stdin.isatty()
     if interactive:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -164,9 +165,9 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
         if not args.keep:
-            for file in folder.iterdir():
-                file.unlink()
-            folder.rmdir()
+            shutil.rmtree(folder)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
 
     mean = lambda key: sum(abs(r[key]) for r in rows) / len(rows)  # noqa: E731
     summary = {
@@ -175,6 +176,7 @@ def main() -> None:
         "rule_mean_abs_error": mean("rule_error"),
         "modeldeck_max_abs_error": max(abs(r["modeldeck_error"]) for r in rows),
         "rule_max_abs_error": max(abs(r["rule_error"]) for r in rows),
+        "runtime_bytes_once_per_process": max(r["runtime_bytes"] for r in rows),
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary))

@@ -73,6 +73,11 @@ def task_status(spec) -> dict:
     return row
 
 
+def _is_dotfile(warning) -> bool:
+    """scan_cache_dir warns about lock files beside the repos; those are not problems."""
+    return str(warning).rsplit(": ", 1)[-1].rsplit("/", 1)[-1].startswith(".")
+
+
 def gather(probe_hub: bool = True) -> dict:
     import psutil
 
@@ -106,7 +111,7 @@ def gather(probe_hub: bool = True) -> dict:
         "memory_budget": memory_budget("cpu"),
         "memory_budget_setting": os.environ.get("MODELDECK_MEMORY_BUDGET") or "70% of RAM (default)",
         "cache": {"path": str(cache), "models": len(info.repos) if info else 0,
-                  "size_bytes": info.size_on_disk if info else 0, "warnings": [str(w) for w in info.warnings] if info else []},
+                  "size_bytes": info.size_on_disk if info else 0, "warnings": [str(w) for w in info.warnings if not _is_dotfile(w)] if info else []},
         "modeldeck_home": str(settings.modeldeck_home()),
         "offline": {"forced": forced, "hub": settings.hub_endpoint(), "hub_reachable": reachable,
                     "acting_offline": forced or reachable is False},

@@ -58,7 +58,7 @@ class VisionTask(Task):
                 return super().save(result, path, inputs)
             raise InvalidInput(
                 f"Cannot tell what to write to {path.name!r}.",
-                f"Name the file .png or .jpg for a picture, or .json for the data.",
+                "Name the file .png or .jpg for a picture, or .json for the data.",
             )
         picture = cls.annotate(result, inputs)
         if path.suffix.lower() in (".jpg", ".jpeg") and picture.mode not in ("RGB", "L"):

@@ -181,7 +181,7 @@ class MaskGeneration(VisionTask):
             masks = self.processor.image_processor.post_process_masks(
                 out.pred_masks.float().cpu(), sizes["original_sizes"].cpu(), sizes["reshaped_input_sizes"].cpu()
             )[0]
-            return masks, out.iou_scores[0].float().cpu(), encoded.get("input_boxes")
+            return {"masks": masks, "scores": out.iou_scores[0].float().cpu(), "boxes": encoded.get("input_boxes")}
 
         embeddings = self.model.get_image_embeddings(encoded["pixel_values"])
         grid = encoded["input_points"]  # (1, N, 1, 2)
@@ -203,12 +203,8 @@ class MaskGeneration(VisionTask):
         logits, scores = torch.cat(kept_logits), torch.cat(kept_scores)
         logits, scores = self._valid_region(logits, sizes), scores
         order = mask_nms(logits > 0, scores, nms_thresh)
-        logits, scores = logits[order], scores[order]
-        if not len(order):
-            return torch.zeros((0, *sizes["original_sizes"][0].tolist()), dtype=torch.bool), scores.cpu(), None
-        original = tuple(sizes["original_sizes"][0].tolist())
-        masks = torch.nn.functional.interpolate(logits[None].cpu(), original, mode="bilinear", align_corners=False)[0] > 0
-        return masks, scores.cpu(), None
+        # still low resolution: postprocess upscales one mask at a time, so big images stay affordable
+        return {"logits": logits[order].cpu(), "scores": scores[order].cpu(), "size": tuple(sizes["original_sizes"][0].tolist())}
 
     def _valid_region(self, logits, sizes):
         """Low-resolution masks cut to the part that covers the image (SAM pads to a square)."""
@@ -220,9 +216,18 @@ class MaskGeneration(VisionTask):
         return logits[:, :keep_h, :keep_w]
 
     def postprocess(self, outputs, **_) -> list[dict]:
-        masks, scores, boxes = outputs
-        if masks.dim() == 3:  # automatic: (K, H, W), already best first
-            return [{"mask": to_picture(m), "score": float(s)} for m, s in zip(masks, scores.tolist())]
+        if "logits" in outputs:  # automatic: (K, h, w) low-resolution logits, best first
+            import torch
+
+            size = outputs["size"]
+            upscale = lambda m: torch.nn.functional.interpolate(  # noqa: E731
+                m[None, None], size, mode="bilinear", align_corners=False
+            )[0, 0] > 0
+            return [
+                {"mask": to_picture(upscale(m)), "score": float(s)}
+                for m, s in zip(outputs["logits"], outputs["scores"].tolist())
+            ]
+        masks, scores, boxes = outputs["masks"], outputs["scores"], outputs["boxes"]
         results = []
         for prompt in range(masks.shape[0]):  # (prompts, candidates, H, W)
             order = scores[prompt].argsort(descending=True).tolist()

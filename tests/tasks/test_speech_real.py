@@ -74,29 +74,51 @@ def test_tts_then_asr_round_trip(asr, tts):
 
 
 def test_long_text_is_spoken_whole(asr, tts):
-    text = "My first sentence is short. The second sentence talks about the weather today! Is the third a question?"
+    text = "My first sentence is short. The second sentence talks about the weather today! Do you like the third one?"
     speech = tts(text)
     heard = words(asr((speech["audio"], speech["sampling_rate"]))["text"])
-    for phrase in ("first sentence is short", "weather today", "third a question"):
+    for phrase in ("first sentence is short", "weather today", "the third one"):
         assert phrase in heard, heard
 
 
-def test_seventy_seconds_full_transcript_in_order_without_doubles_at_seams(asr):
-    audio, rate = load_audio(JFK, 16000)
+OTHER_SENTENCES = {  # sentence: the words that must come back (the first word of a clip may be clipped)
+    "Bright orange leaves fell slowly across the quiet railway station.": "orange leaves fell slowly",
+    "Seven hungry penguins waited patiently beside the frozen harbour wall.": "hungry penguins waited patiently",
+    "Our library closes early on Sundays because of the winter schedule.": "library closes early on sundays",
+}
+
+
+def test_seventy_seconds_full_transcript_in_order_without_doubles_at_seams(asr, tts):
+    """jfk.flac three times, with a different Piper sentence after each, 1.5 s pauses: about 70 s.
+
+    (jfk alone, repeated, would make 30 s windows whose text repeats itself, which Whisper's
+    repetition guard treats as a hallucination and re-decodes at higher temperatures.)
+    """
+    jfk, rate = load_audio(JFK, 16000)
     gap = np.zeros(int(1.5 * rate), dtype=np.float32)
-    long = np.concatenate([part for _ in range(6) for part in (audio, gap)])  # 75 s: three 30 s windows
-    result = asr((long, rate), beam_size=1)
+    parts, expected = [], []
+    for sentence, key in OTHER_SENTENCES.items():
+        speech = tts(sentence)
+        spoken, _ = load_audio((speech["audio"], speech["sampling_rate"]), 16000)
+        parts += [jfk, gap, spoken, gap, gap, gap]
+        expected += ["ask not what your country can do for you", key]
+    long = np.concatenate(parts)
+    assert 60 < len(long) / rate < 80
+    result = asr((long, rate))
     text = words(result["text"])
-    assert text.count("ask not what your country can do for you") == 6, text
-    assert text.count("ask what you can do for your country") == 6, text
-    assert text.count("fellow americans") == 6, text
+    assert text.count("ask not what your country can do for you") == 3, text
+    assert text.count("ask what you can do for your country") == 3, text
+    cursor = 0
+    for phrase in expected:  # everything, in order
+        found = text.find(phrase, cursor)
+        assert found >= 0, f"{phrase!r} missing after position {cursor}: {text}"
+        cursor = found + len(phrase)
     starts = [c["timestamp"][0] for c in result["chunks"]]
     ends = [c["timestamp"][1] for c in result["chunks"]]
     assert starts == sorted(starts) and all(s <= e for s, e in zip(starts, ends))
-    assert ends[-1] > 70 and starts[-1] > 60
-    # each repetition is transcribed near where it is spoken (12.5 s apart)
-    opening = [c["timestamp"][0] for c in result["chunks"] if words(c["text"]).startswith("and so")]
-    assert opening == pytest.approx([12.5 * i for i in range(6)], abs=1.5)
+    assert ends[-1] > len(long) / rate - 8
+    for key in OTHER_SENTENCES.values():  # each said once
+        assert text.count(key) == 1, text
 
 
 def test_english_only_model_refuses_other_languages(asr):

@@ -333,3 +333,15 @@ def test_doctor_reports_machine_and_what_tasks_need(cli, empty_cache):
     assert tasks["feature-extraction"]["status"] == "ready" and tasks["feature-extraction"]["model_source"] == "package"
     text = cli("doctor").out
     assert "budget" in text and "offline" in text and "modeldeck pull google-bert/bert-base-uncased" in text
+
+
+def test_estimate_for_a_gpu_on_a_machine_without_one(cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = cli("estimate", BERT, "--device", "cuda", "--json")
+    assert result.code == 0, result.err
+    e = json.loads(result.out)
+    assert e["dtype"] == "fp16" and e["fits"] is None and "cannot tell" in e["verdict"]
+    assert e["predicted_bytes"] < e["by_dtype"]["fp32"]

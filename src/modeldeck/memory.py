@@ -362,13 +362,14 @@ def estimate(model, dtype: str | None = None, device: str | None = None, check_f
     if check_fit:
         from .pool import memory_budget
 
-        budget = memory_budget(device)
         if device.startswith("cuda"):
             gpus = gpu_memory()
             index = int(device.split(":")[1]) if ":" in device else 0
             if index < len(gpus):
                 available = gpus[index]["free"]
+                budget = memory_budget(device)
         else:
+            budget = memory_budget(device)
             available = free_memory(gpu=False)["ram_available"]
         # A fresh process also pays for torch and transformers before the model (once; not on the GPU).
         runtime = 0 if device.startswith("cuda") else RUNTIME_OVERHEAD

@@ -29,11 +29,8 @@ def last_used() -> dict[str, float]:
         return {}
 
 
-def record_use(model_id: str, when: float | None = None) -> None:
-    """Note that ``model_id`` was used now (best effort, atomic write)."""
+def _write(data: dict[str, float]) -> None:
     try:
-        data = last_used()
-        data[model_id] = time.time() if when is None else when
         path = state_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".usage-", suffix=".json")
@@ -44,13 +41,15 @@ def record_use(model_id: str, when: float | None = None) -> None:
         pass
 
 
+def record_use(model_id: str, when: float | None = None) -> None:
+    """Note that ``model_id`` was used now (best effort, atomic write)."""
+    data = last_used()
+    data[model_id] = time.time() if when is None else when
+    _write(data)
+
+
 def forget(model_id: str) -> None:
+    """Drop ``model_id`` (after ``modeldeck rm``)."""
     data = last_used()
     if data.pop(model_id, None) is not None:
-        record_use(model_id, 0)  # rewrite the file, then drop the entry
-        data = last_used()
-        data.pop(model_id, None)
-        try:
-            state_file().write_text(json.dumps(data, indent=1, sort_keys=True))
-        except OSError:
-            pass
+        _write(data)

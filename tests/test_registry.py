@@ -64,3 +64,26 @@ def test_run_rejects_bad_parameters_before_loading(monkeypatch):
     monkeypatch.setattr(pool.default_pool, "get", lambda *a, **k: pytest.fail("loaded a model"))
     with pytest.raises(UnknownParameter):
         modeldeck.run("text-classification", "hi", top=2)
+
+
+@pytest.mark.parametrize(
+    "task, inputs",
+    [
+        ("object-detection", "not-a-picture.jpg"),
+        ("automatic-speech-recognition", b"RIFF0000WAVEjunk"),
+        ("feature-extraction", ["fine", "   "]),
+    ],
+)
+def test_bad_media_and_text_fail_before_any_model_loads(task, inputs, tmp_path, monkeypatch, cli):
+    from modeldeck import pool
+
+    monkeypatch.setattr(pool.default_pool, "get", lambda *a, **k: pytest.fail("loaded a model"))
+    if isinstance(inputs, str):
+        bad = tmp_path / inputs
+        bad.write_text("this is text, not a picture")
+        inputs = str(bad)
+    with pytest.raises(InvalidInput):
+        modeldeck.run(task, inputs)
+    if isinstance(inputs, str):
+        result = cli("run", task, inputs)
+        assert result.code == 1 and result.err.startswith("Error: ")

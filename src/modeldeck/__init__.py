@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .task import Task
 
 __version__ = "0.1.0"
-__all__ = ["ModeldeckError", "load", "run", "tasks"]
+__all__ = ["ModeldeckError", "estimate", "load", "pull", "run", "tasks"]
 
 
 def tasks() -> list[TaskSpec]:
@@ -37,5 +37,21 @@ def run(task: str, inputs: Any = None, model: str | None = None, *, device: str 
     """Run ``task`` on ``inputs`` and return plain results (lists, dicts, numbers, text)."""
     from .pipelines import get_task
 
-    get_task(task).spec.bind(inputs, params)  # bad input fails before any model loads
-    return load(task, model, device=device)(inputs, **params)
+    task_cls = get_task(task)
+    bound, params = task_cls.spec.bind(inputs, params)
+    task_cls.check(bound, params)  # bad input fails before any model loads
+    return load(task, model, device=device)(bound, **params)
+
+
+def pull(model: str, *, progress: bool = True):
+    """Download ``model`` (hub id[@revision]) into the Hugging Face cache; returns its folder."""
+    from .pull import pull_one
+
+    return pull_one(model, progress=progress)
+
+
+def estimate(model: str, dtype: str | None = None, device: str | None = None):
+    """Predict the memory ``model`` needs, from its safetensors headers, without loading it."""
+    from .memory import estimate as estimate_memory
+
+    return estimate_memory(model, dtype=dtype, device=device)

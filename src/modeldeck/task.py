@@ -9,6 +9,28 @@ from .errors import InvalidInput
 from .spec import TaskSpec
 
 
+def _image_decoder():
+    from .media.image import load_image
+
+    def decode(value, params, name):
+        image = load_image(value, downscale=bool(params.get("downscale")))
+        if isinstance(value, (str, Path)) and Path(value).is_file():
+            image.info["source"] = str(value)  # results can name the file (image-text-matching)
+        return image
+
+    return decode
+
+
+def _audio_decoder():
+    from .media.audio import decode
+
+    # Native rate kept: each model resamples to its own rate in preprocess.
+    return lambda value, params, name: decode(value, name=name)
+
+
+DECODERS = {"image": _image_decoder, "audio": _audio_decoder}
+
+
 class Task:
     """A loaded model for one task; call it with inputs and parameters.
 
@@ -32,6 +54,7 @@ class Task:
 
     def __call__(self, inputs: Any = None, /, **kwargs: Any) -> Any:
         bound, params = self.spec.bind(inputs, kwargs)
+        self.check(bound, params)
         self.validate(bound, params)
         import torch
 
@@ -40,23 +63,34 @@ class Task:
             outputs = self.forward(model_inputs, **params)
             return self.postprocess(outputs, **params)
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
-        """Reject empty text inputs; tasks add their own checks."""
-        for spec in self.spec.inputs:
-            if spec.kind != "text" or spec.name not in inputs:
+    @classmethod
+    def check(cls, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        """Check and decode inputs before any model loads, so bad input fails fast.
+
+        Text must be non-empty; pictures and audio are decoded here (in place),
+        so a corrupt file is reported at once and never decoded twice. Safe to
+        run more than once on the same inputs.
+        """
+        for spec in cls.spec.inputs:
+            if spec.name not in inputs:
                 continue
             value = inputs[spec.name]
-            values = value if spec.many else [value]
-            if spec.many and isinstance(value, str):
-                values = [value]
-                inputs[spec.name] = values
-            if spec.many and not values:
-                raise InvalidInput(f"{spec.name!r} is empty: give at least one text.")
-            for text in values:
-                if not isinstance(text, str):
-                    raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
-                if not text.strip():
-                    raise InvalidInput(f"{spec.name!r} is empty: give some text.")
+            if spec.many and (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple))):
+                value = inputs[spec.name] = [value]
+            if spec.many and not value:
+                raise InvalidInput(f"{spec.name!r} is empty: give at least one.")
+            if spec.kind == "text":
+                for text in value if spec.many else [value]:
+                    if not isinstance(text, str):
+                        raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
+                    if not text.strip():
+                        raise InvalidInput(f"{spec.name!r} is empty: give some text.")
+            elif spec.kind in DECODERS:
+                decode = DECODERS[spec.kind]()
+                inputs[spec.name] = [decode(v, params, spec.name) for v in value] if spec.many else decode(value, params, spec.name)
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        """Checks that need the loaded model (e.g. its mask token); tasks override."""
 
     def preprocess(self, inputs: dict[str, Any], **params: Any) -> Any:
         return inputs

@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         os.environ["MODELDECK_DEBUG"] = "1"
     try:
-        cli.main(args=args, prog_name="modeldeck", standalone_mode=False)
-        return 0
+        code = cli.main(args=args, prog_name="modeldeck", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # ctx.exit(n) comes back as n
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.Abort:

@@ -117,7 +117,7 @@ def task_command(spec: TaskSpec) -> click.Command:
                 value = split_many(value) or None
             if value is not None:
                 params[param.name] = value
-        spec.bind(bound, params)  # bad parameters fail before the model loads
+        get_task(spec.name).check(*spec.bind(bound, params))  # bad input fails before the model loads
         runner = load(spec.name, model, device=device)
         stream = getattr(runner, "stream", None)
         if stream is not None and not as_json and not output and stdout_is_terminal():

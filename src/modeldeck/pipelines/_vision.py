@@ -18,23 +18,7 @@ PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", "
 
 
 class VisionTask(Task):
-    """A task with image inputs: they are decoded (and checked) in ``validate``, before the model runs."""
-
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
-        super().validate(inputs, params)
-        self.load_image_inputs(inputs, params)
-
-    def load_image_inputs(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
-        """Replace each image input with its decoded RGB picture(s); bad ones raise InvalidInput."""
-        from ..media.image import load_image, load_images
-
-        for spec in self.spec.inputs:
-            if spec.kind == "image" and spec.name in inputs:
-                downscale = bool(params.get("downscale"))
-                if spec.many:
-                    inputs[spec.name] = load_images(inputs[spec.name], downscale=downscale, name=spec.name)
-                else:
-                    inputs[spec.name] = load_image(inputs[spec.name], downscale=downscale)
+    """A task with image inputs (decoded and checked by ``Task.check``, before the model loads)."""
 
     @classmethod
     def annotate(cls, result: Any, inputs: dict[str, Any]):

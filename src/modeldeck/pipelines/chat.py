@@ -83,8 +83,11 @@ class Chat(Task):
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else generation.pad_token_id
         self.pad_token_id = pad if pad is not None else (eos[0] if isinstance(eos, list) else eos)
 
+    @classmethod
+    def check(cls, inputs, params) -> None:
+        inputs["messages"] = as_conversation(inputs["messages"])  # a message or a whole conversation
+
     def validate(self, inputs, params) -> None:
-        inputs["messages"] = as_conversation(inputs["messages"])
         gen.check_decoding(params)
         if params.get("num_return_sequences", 1) not in (None, 1):
             raise InvalidInput("chat makes one reply.")

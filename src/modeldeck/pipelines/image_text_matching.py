@@ -9,10 +9,8 @@ The image is encoded once however many texts it is matched against.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..errors import InvalidInput
-from ..media.image import is_file
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -52,7 +50,8 @@ class ImageTextMatching(VisionTask):
         self.processor = load_processor(AutoProcessor, self.model_path)
         self.model = load_model(BlipForImageTextRetrieval, self.model_path, self.device)
 
-    def validate(self, inputs, params) -> None:
+    @classmethod
+    def check(cls, inputs, params) -> None:
         texts = inputs.get("text")
         texts = [texts] if isinstance(texts, str) else list(texts or [])
         if not texts:
@@ -60,10 +59,15 @@ class ImageTextMatching(VisionTask):
         for text in texts:
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInput(f"Each text must be non-empty text, not {text!r}.")
+        images = {"image": inputs["image"]}
+        super().check(images, params)  # several texts are allowed here, so only images go through
+        inputs.update(images, text=texts)
+
+    def validate(self, inputs, params) -> None:
+        texts = inputs["text"]
         if params["batch_size"] is None or params["batch_size"] < 1:
             raise InvalidInput("batch_size must be at least 1.")
-        images = inputs.get("image")
-        refs = images if isinstance(images, (list, tuple)) else [images]
+        refs = inputs["image"]
         if len(texts) > 1 and len(refs) > 1:
             raise InvalidInput(
                 f"Got {len(texts)} texts and {len(refs)} images: match one image against several texts, "
@@ -71,8 +75,7 @@ class ImageTextMatching(VisionTask):
             )
         inputs["text"] = texts
         # name images by their file path where they were given one, else by position (0-based)
-        inputs["refs"] = [str(r) if isinstance(r, (str, Path)) and is_file(str(r)) else i for i, r in enumerate(refs)]
-        self.load_image_inputs(inputs, params)
+        inputs["refs"] = [image.info.get("source", i) for i, image in enumerate(refs)]
 
     def preprocess(self, inputs, **_):
         tokens = self.processor.tokenizer(inputs["text"], padding=True, return_tensors="pt").to(self.device)

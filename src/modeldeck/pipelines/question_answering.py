@@ -53,7 +53,8 @@ class QuestionAnswering(Task):
         self.model = load_model(AutoModelForQuestionAnswering, self.model_path, self.device)
         self.window = model_window(self.model, self.tokenizer, default=512)
 
-    def validate(self, inputs, params) -> None:
+    @classmethod
+    def check(cls, inputs, params) -> None:
         for name in ("question", "context"):
             value = inputs.get(name)
             if not isinstance(value, str):
@@ -62,6 +63,8 @@ class QuestionAnswering(Task):
             raise InvalidInput("The context is empty: give the text the answer should come from.")
         if not inputs["question"].strip():
             raise InvalidInput("The question is empty: ask something about the context.")
+
+    def validate(self, inputs, params) -> None:
         for name in ("top_k", "max_answer_len", "max_seq_len", "max_question_len"):
             if params[name] < 1:
                 raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")

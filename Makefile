@@ -28,8 +28,9 @@ test: install
 fixture-hub: install
 	$(BIN)/python -m tests.fixtures.hub --root .cache/fixture-hub
 
+# Every benchmark, one after the other (about 15 minutes on 2 cores); figures go in bench/RESULTS.md.
 bench: install
-	$(BIN)/python bench/embed.py
+	for script in embed generate asr vision memory ui_startup; do $(BIN)/python bench/$$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

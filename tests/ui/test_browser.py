@@ -108,3 +108,26 @@ def test_object_detection_upload_gives_annotated_image(page):
     assert page.locator("#object-detection-out-annotated .legend-item").count() >= 1
     cells = wait_cells(page, "object-detection-out-table")
     assert len(cells) >= 6 and float(cells[1]) >= 0
+
+
+def test_clicking_the_image_places_sam_points(page):
+    needs_task("mask-generation")
+    spec = registry()["mask-generation"].spec
+    if "points" not in {p.name for p in spec.params}:
+        pytest.skip("mask-generation takes no 'points' parameter")
+    open_tab(page, spec.modality, "mask-generation")
+    page.locator("#mask-generation-in-image input[type=file]").set_input_files(str(DATA / "coco-000000039769-cats.png"))
+    picture = page.locator("#mask-generation-in-image img").first
+    picture.wait_for()
+    box = picture.bounding_box()
+    picture.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.5})
+    points = page.locator("#mask-generation-param-points input, #mask-generation-param-points textarea").first
+    page.wait_for_function(
+        "(el) => /^\\d+,\\d+$/.test(el.value)", arg=points.element_handle()
+    )
+    x, y = (int(v) for v in points.input_value().split(","))
+    assert abs(x - 160) <= 8 and abs(y - 240) <= 8  # image pixels, not screen pixels
+    page.locator("#mask-generation-run").click()
+    page.locator("#mask-generation-out-annotated img.mask").first.wait_for()
+    cells = wait_cells(page, "mask-generation-out-table")
+    assert len(cells) >= 2 and 0 <= float(cells[1]) <= 1

@@ -18,7 +18,21 @@ PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", "
 
 
 class VisionTask(Task):
-    """A task with image inputs (decoded and checked by ``Task.check``, before the model loads)."""
+    """A task with image inputs (decoded and checked by ``Task.check``, before the model loads).
+
+    The default steps suit one-image models (``self.processor`` + ``self.model``):
+    postprocess gets the model outputs and the image's (width, height).
+    """
+
+    def preprocess(self, inputs, **_):
+        image = inputs["image"]
+        encoded = self.processor(images=image, return_tensors="pt").to(self.device)
+        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        return encoded, image.size
+
+    def forward(self, model_inputs, **_):
+        encoded, size = model_inputs
+        return self.model(**encoded), size
 
     @classmethod
     def annotate(cls, result: Any, inputs: dict[str, Any]):

@@ -47,16 +47,6 @@ class DepthEstimation(VisionTask):
         self.processor = load_processor(AutoImageProcessor, self.model_path)
         self.model = load_model(AutoModelForDepthEstimation, self.model_path, self.device)
 
-    def preprocess(self, inputs, **_):
-        image = inputs["image"]
-        encoded = self.processor(images=image, return_tensors="pt").to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
-        return encoded, image.size
-
-    def forward(self, model_inputs, **_):
-        encoded, size = model_inputs
-        return self.model(**encoded), size
-
     def postprocess(self, outputs, **_) -> DepthResult:
         from ..media.draw import depth_to_gray
 

@@ -72,7 +72,7 @@ class MaskGeneration(VisionTask):
             DOWNSCALE,
         ),
         modality="vision",
-        examples=({"image": "cats.png", "points": ["450,600"]},),
+        examples=({"image": "cats.png", "points": ["450,300"]},),
     )
 
     def load(self) -> None:

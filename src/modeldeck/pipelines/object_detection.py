@@ -37,16 +37,6 @@ class ObjectDetection(VisionTask):
             raise InvalidInput(f"threshold must be between 0 and 1, not {threshold}.")
         super().validate(inputs, params)
 
-    def preprocess(self, inputs, **_):
-        image = inputs["image"]
-        encoded = self.processor(images=image, return_tensors="pt").to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
-        return encoded, image.size
-
-    def forward(self, model_inputs, **_):
-        encoded, size = model_inputs
-        return self.model(**encoded), size
-
     def postprocess(self, outputs, threshold=0.9, **_) -> list[dict]:
         outputs, (width, height) = outputs
         found = self.processor.post_process_object_detection(

@@ -101,6 +101,9 @@ def test_pickle_only_checkpoint_is_refused_unless_allowed(pickled_bert, monkeypa
     assert f"MODELDECK_ALLOW_PICKLE={pickled_bert}" in e.value.hint and "allow_pickle=True" in e.value.hint
     result = cli("run", "fill-mask", "a [MASK]", "--model", str(pickled_bert))
     assert result.code == 1 and "MODELDECK_ALLOW_PICKLE" in result.err and "Traceback" not in result.err
+    assert "--allow-pickle" in result.err
+    allowed = cli("run", "fill-mask", "a [MASK]", "--model", str(pickled_bert), "--allow-pickle", "--json")
+    assert allowed.code == 0 and len(json.loads(allowed.out)) == 5
 
     runner = Pool().get("fill-mask", str(pickled_bert), "cpu", allow_pickle=True)
     assert len(runner("Paris is the [MASK].", top_k=2)) == 2

@@ -86,8 +86,8 @@ def check_safe(path: Path, allow_pickle: bool = False) -> None:
         raise UnsafeModel(
             f"{model} has only pickle weights ({pickles[0].name}), no safetensors; modeldeck does not load "
             "pickle files unless you allow it for this model.",
-            f"If you trust it, allow it: MODELDECK_ALLOW_PICKLE={model} (Python: modeldeck.load(..., "
-            "allow_pickle=True)). Even then only tensors are read (weights_only).",
+            f"If you trust it, allow it: --allow-pickle (or MODELDECK_ALLOW_PICKLE={model}; Python: "
+            "modeldeck.load(..., allow_pickle=True)). Even then only tensors are read (weights_only).",
         )
 
 
@@ -117,8 +117,8 @@ def check_remote_code(path: Path, trust_remote_code: bool = False) -> bool:
     raise UnsafeModel(
         f"{model} needs to run Python code from its repo (trust_remote_code): its architecture is not part of "
         "transformers. modeldeck does not run a repo's code unless you allow it for that model.",
-        f"Read the code first; if you trust it, allow it: MODELDECK_TRUST_REMOTE_CODE={model} "
-        "(Python: modeldeck.load(..., trust_remote_code=True)).",
+        f"Read the code first; if you trust it, allow it: --trust-remote-code (or "
+        f"MODELDECK_TRUST_REMOTE_CODE={model}; Python: modeldeck.load(..., trust_remote_code=True)).",
     )
 
 

@@ -118,7 +118,8 @@ def task_command(spec: TaskSpec) -> click.Command:
             if value is not None:
                 params[param.name] = value
         get_task(spec.name).check(*spec.bind(bound, params))  # bad input fails before the model loads
-        runner = load(spec.name, model, device=device)
+        allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
+        runner = load(spec.name, model, device=device, **allowed)
         stream = getattr(runner, "stream", None)
         if stream is not None and not as_json and not output and stdout_is_terminal():
             with show_notices():  # tasks that generate text print it as it comes
@@ -142,6 +143,8 @@ def task_command(spec: TaskSpec) -> click.Command:
         click.Option(["--device"], help="cpu, cuda, cuda:1, mps [default: best available]"),
         click.Option(["--json", "as_json"], is_flag=True, help="Print JSON for scripts."),
         click.Option(["--output", "-o"], type=click.Path(dir_okay=False), help="Save the result to this file."),
+        click.Option(["--allow-pickle"], is_flag=True, help="Allow this model's pickle-only weights (tensors only)."),
+        click.Option(["--trust-remote-code"], is_flag=True, help="Allow this model to run Python code from its repo."),
         *[param_option(p) for p in spec.params],
         *[click.Option([info.option], is_flag=True, help=info.help) for info in spec.infos],
     ]

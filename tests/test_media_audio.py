@@ -109,3 +109,10 @@ def test_bad_files_name_the_problem(tmp_path, content, message):
 def test_bad_values_name_the_problem(source, message):
     with pytest.raises(InvalidInput, match=message):
         load_audio(source, 16000)
+
+
+def test_a_python_list_of_int16_samples_is_not_silence():
+    from modeldeck.media.audio import load_audio
+
+    audio, rate = load_audio(([0, 16000, -16000, 32000] * 4000, 16000))
+    assert rate == 16000 and abs(audio).max() == pytest.approx(32000 / 32768)

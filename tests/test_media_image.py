@@ -174,3 +174,22 @@ def test_drawing_helpers_keep_the_picture_size():
     assert np.asarray(gray).min() == 0 and np.asarray(gray).max() == 255
     coloured = depth_to_colour(ramp)
     assert coloured.mode == "RGB" and coloured.getpixel((0, 0)) != coloured.getpixel((63, 31))
+
+
+def test_a_real_sized_base64_picture_is_decoded_not_taken_for_a_path():
+    import base64
+    import io
+
+    import numpy
+    from PIL import Image
+
+    from modeldeck.pipelines import get_task
+
+    buffer = io.BytesIO()
+    Image.fromarray(numpy.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=numpy.uint8)).save(buffer, "PNG")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    assert len(encoded) > 4096  # longer than any file name
+    task = get_task("object-detection")
+    inputs, params = task.spec.bind(encoded, {})
+    task.check(inputs, params)
+    assert inputs["image"].size == (64, 64)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modeldeck.pull import files_to_fetch
+from modeldeck.download import files_to_fetch
 
 from .conftest import run_module
 from .fakehub import FakeHub
@@ -345,3 +345,31 @@ def test_estimate_for_a_gpu_on_a_machine_without_one(cli):
     e = json.loads(result.out)
     assert e["dtype"] == "fp16" and e["fits"] is None and "cannot tell" in e["verdict"]
     assert e["predicted_bytes"] < e["by_dtype"]["fp32"]
+
+
+def test_rm_through_a_symlinked_cache(cli, fixture_hub, tmp_path, monkeypatch):
+    cache = _cache_with(fixture_hub, tmp_path, BERT)
+    link = tmp_path / "linked-cache"
+    link.symlink_to(cache)  # e.g. ~/.cache/huggingface moved to a bigger disk
+    monkeypatch.setenv("HF_HUB_CACHE", str(link))
+    result = cli("rm", BERT, "--yes")
+    assert result.code == 0, result.err
+    assert not (cache / "models--google-bert--bert-base-uncased").exists()
+
+
+def test_public_pull_stays_callable():
+    import modeldeck
+    from modeldeck.errors import HubUnreachable
+
+    for _ in range(2):  # the download module once shadowed modeldeck.pull after first use
+        with pytest.raises(HubUnreachable):
+            modeldeck.pull("gpt2")
+
+
+def test_bad_memory_budget_and_device_are_clear(cli, monkeypatch):
+    monkeypatch.setenv("MODELDECK_MEMORY_BUDGET", "1.2.3GB")
+    result = cli("estimate", BERT)
+    assert result.code == 1 and "is not a size" in result.err
+    monkeypatch.delenv("MODELDECK_MEMORY_BUDGET")
+    result = cli("run", "fill-mask", "a [MASK]", "--device", "gpu0")
+    assert result.code == 1 and "Unknown device 'gpu0'" in result.err

@@ -151,3 +151,17 @@ def test_auto_map_on_a_known_architecture_needs_no_remote_code(tmp_path):
     config["auto_map"] = {"AutoModelForMaskedLM": "modeling_bert_custom.Model"}
     (folder / "config.json").write_text(json.dumps(config))
     assert len(Pool().get("fill-mask", str(folder), "cpu")("a [MASK]", top_k=1)) == 1
+
+
+def test_pickle_only_sentence_transformer_is_refused_unless_allowed(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "st-pickle"
+    shutil.copytree(resolve("sentence-transformers/all-MiniLM-L6-v2").path, folder)
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(UnsafeModel, match="only pickle weights"):
+        Pool().get("feature-extraction", str(folder), "cpu")
+    runner = Pool().get("feature-extraction", str(folder), "cpu", allow_pickle=True)
+    assert len(runner(["hello"])[0]) == 32

@@ -87,3 +87,20 @@ def test_bad_media_and_text_fail_before_any_model_loads(task, inputs, tmp_path, 
     if isinstance(inputs, str):
         result = cli("run", task, inputs)
         assert result.code == 1 and result.err.startswith("Error: ")
+
+
+def test_parameters_are_typed_in_python_too():
+    spec = get_task("object-detection").spec
+    _, params = spec.bind("x.png", {"threshold": "0.5"})
+    assert params["threshold"] == 0.5
+    with pytest.raises(InvalidInput, match="threshold must be a number"):
+        spec.bind("x.png", {"threshold": "high"})
+    spec = get_task("text-generation").spec
+    _, params = spec.bind("hi", {"max_new_tokens": None, "seed": "3"})
+    assert params["max_new_tokens"] == 50 and params["seed"] == 3  # None means the default
+    with pytest.raises(InvalidInput, match="whole number"):
+        spec.bind("hi", {"max_new_tokens": 2.5})
+    with pytest.raises(InvalidInput, match="one of chunk, truncate"):
+        get_task("summarization").spec.bind("text", {"long_input": "cut"})
+    _, params = get_task("zero-shot-image-classification").spec.bind("x.png", {"candidate_labels": "cat, dog"})
+    assert params["candidate_labels"] == ["cat", "dog"]

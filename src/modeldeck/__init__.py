@@ -45,7 +45,7 @@ def run(task: str, inputs: Any = None, model: str | None = None, *, device: str 
 
 def pull(model: str, *, progress: bool = True):
     """Download ``model`` (hub id[@revision]) into the Hugging Face cache; returns its folder."""
-    from .pull import pull_one
+    from .download import pull_one
 
     return pull_one(model, progress=progress)
 

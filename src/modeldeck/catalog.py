@@ -262,7 +262,7 @@ def removal_plan(model: str) -> Removal:
 
 def check_inside_cache(strategy) -> None:
     """Refuse a deletion that would touch any path outside the Hugging Face cache."""
-    root = os.path.abspath(settings.hub_cache())
+    root = os.path.realpath(settings.hub_cache())  # scan_cache_dir resolves links too
     paths = [*strategy.blobs, *strategy.refs, *strategy.repos, *strategy.snapshots]
     for path in paths:
         path = os.path.abspath(path)

@@ -58,6 +58,12 @@ def check_decoding(params: dict[str, Any]) -> None:
         value = params.get(name)
         if value is not None and not ok(value):
             raise InvalidInput(f"{name} must be {wanted}, not {value}.")
+    several = (params.get("num_return_sequences") or 1) > 1
+    if several and params.get("do_sample") is False and (params.get("num_beams") or 1) < params["num_return_sequences"]:
+        raise InvalidInput(
+            "Several sequences need sampling (or at least as many beams): do_sample is off.",
+            "Leave do_sample unset (several sequences turn sampling on), or set num_beams >= num_return_sequences.",
+        )
     if params.get("min_length") is not None and params.get("max_length") is not None:
         if params["min_length"] > params["max_length"]:
             raise InvalidInput(

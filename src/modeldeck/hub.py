@@ -9,13 +9,12 @@ loaders never touch the network themselves.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -80,10 +79,17 @@ class ResolvedModel:
 # -- offline state -------------------------------------------------------------------------
 
 
-@cache
+PROBE_TTL = 30.0  # seconds a probe's answer is trusted: a long-running UI notices the network coming back
+_probes: dict[str, tuple[float, bool]] = {}
+
+
 def hub_reachable() -> bool:
-    """Whether the hub answers a TCP connect within a few seconds (asked once per process)."""
-    url = urlparse(settings.hub_endpoint())
+    """Whether the hub answers a TCP connect within a few seconds (re-asked after PROBE_TTL)."""
+    endpoint = settings.hub_endpoint()
+    known = _probes.get(endpoint)
+    if known is not None and time.monotonic() - known[0] < PROBE_TTL:
+        return known[1]
+    url = urlparse(endpoint)
     host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
     timeout = settings.probe_timeout()
     result: list[bool] = []
@@ -98,18 +104,19 @@ def hub_reachable() -> bool:
     thread = threading.Thread(target=probe, daemon=True)
     thread.start()
     thread.join(timeout + 0.5)
-    return bool(result and result[0])
+    _probes[endpoint] = (time.monotonic(), bool(result and result[0]))
+    return _probes[endpoint][1]
+
+
+hub_reachable.cache_clear = _probes.clear  # type: ignore[attr-defined]
 
 
 def is_offline() -> bool:
-    """Offline when the user says so, or when the hub cannot be reached."""
-    if settings.offline_forced():
-        return True
-    if not hub_reachable():
-        # Tell huggingface_hub and transformers too, so nothing else waits on the network.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        return True
-    return False
+    """Offline when the user says so, or when the hub cannot be reached.
+
+    Loaders always get a local folder, so nothing else needs telling.
+    """
+    return settings.offline_forced() or not hub_reachable()
 
 
 def offline_hint(model: str) -> str:
@@ -189,7 +196,7 @@ def _find(model: str | ModelRef, allow_download: bool) -> ResolvedModel:
         return ResolvedModel(ref, cached, "cache")
     offline = is_offline()
     if not offline and allow_download:
-        from .pull import pull_one
+        from .download import pull_one
 
         return ResolvedModel(ref, pull_one(ref), "hub")
     packaged = packaged_path(ref.id)

@@ -130,7 +130,7 @@ def read_header(path: Path) -> list[Tensor]:
 
 def weight_files(names: list[str]) -> list[str]:
     """The files among ``names`` that modeldeck would load weights from."""
-    from .pull import files_to_fetch, is_weights
+    from .download import files_to_fetch, is_weights
 
     chosen = files_to_fetch(names)
     safetensors = [n for n in chosen if n.endswith(".safetensors")]
@@ -155,7 +155,7 @@ def local_weights(folder: Path, model: str = "", source: str = "folder", revisio
 def remote_weights(ref) -> Weights:
     """Weights of a hub model, read with HTTP Range requests: no weights are downloaded."""
     from . import hub
-    from .pull import hub_api, hub_errors, network_errors, plan_pull
+    from .download import hub_api, hub_errors, network_errors, plan_pull
 
     api = hub_api()
     plan = plan_pull(ref)  # the files a pull would fetch, with their sizes
@@ -307,7 +307,7 @@ def format_count(n: int | None) -> str:
 
 def parse_bytes(text: str) -> int:
     """'8GB', '512 MiB', '2e9' -> bytes."""
-    match = re.fullmatch(r"\s*([\d.]+(?:e\d+)?)\s*([kKmMgGtT]?i?[bB]?)\s*", str(text))
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMgGtT]?i?[bB]?)\s*", str(text))
     if not match:
         raise InvalidInput(f"{text!r} is not a size.", "Write it like '8GB', '512MiB' or '60%'.")
     number, unit = float(match[1]), match[2].lower().rstrip("b")

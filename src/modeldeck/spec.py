@@ -54,6 +54,53 @@ class Param:
     def option(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    def coerce(self, value: Any) -> Any:
+        """``value`` as this parameter's type (numbers from text too); a clear error when it cannot be."""
+        if self.many:
+            # Lists pass as they are (items may be pairs, e.g. points); text splits at commas, as in the CLI.
+            return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        converted = _convert(value, self.type)
+        if converted is _BAD:
+            kind = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(self.type, "")
+            raise InvalidInput(f"{self.name} must be {kind}, not {value!r}.")
+        if self.choices and converted not in self.choices:
+            raise InvalidInput(
+                f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
+                did_you_mean(str(value), self.choices),
+            )
+        return converted
+
+
+_BAD = object()
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _convert(value: Any, kind: type) -> Any:
+    """``value`` as ``kind``, or _BAD: no silent truncation (2.5 is not an int), no bool as a number."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else _BAD
+    if isinstance(value, bool):
+        return _BAD
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return _BAD
+        return int(number) if number.is_integer() else _BAD
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return _BAD
+    if kind is str:
+        return value if isinstance(value, str) else str(value) if isinstance(value, (int, float)) else _BAD
+    return value
+
 
 @dataclass(frozen=True)
 class Info:
@@ -129,5 +176,6 @@ class TaskSpec:
                 raise InvalidInput(f"Task {self.name!r} needs the input {spec.name!r} ({spec.help}).")
         params = {p.name: p.default for p in self.params}
         for name, value in kwargs.items():
-            params[self.param(name).name] = value
+            param = self.param(name)
+            params[name] = param.default if value is None else param.coerce(value)
         return bound, params

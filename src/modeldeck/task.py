@@ -10,11 +10,11 @@ from .spec import TaskSpec
 
 
 def _image_decoder():
-    from .media.image import load_image
+    from .media.image import is_file, load_image
 
     def decode(value, params, name):
         image = load_image(value, downscale=bool(params.get("downscale")))
-        if isinstance(value, (str, Path)) and Path(value).is_file():
+        if isinstance(value, Path) or (isinstance(value, str) and is_file(value)):
             image.info["source"] = str(value)  # results can name the file (image-text-matching)
         return image
 

@@ -152,3 +152,13 @@ def test_empty_prompt_is_rejected(cli):
         modeldeck.run("text-generation", "  ")
     result = cli("run", "text-generation", "")
     assert result.code == 1 and "Error:" in result.err and "Traceback" not in result.err
+
+
+def test_stream_checks_input_and_greedy_several_is_clear():
+    from modeldeck.errors import InvalidInput
+
+    runner = modeldeck.load("text-generation")
+    with pytest.raises(InvalidInput, match="empty"):
+        list(runner.stream(""))
+    with pytest.raises(InvalidInput, match="need sampling"):
+        runner("hi", num_return_sequences=2, do_sample=False)

@@ -117,3 +117,20 @@ def test_text_longer_than_the_window_is_translated_in_pieces():
     assert result["translation_text"]
     pieces = split_to_fit(text, runner.count, runner.window - 1)
     assert len(pieces) > 1 and all(runner.count(p) <= runner.window - 1 for p in pieces)
+
+
+def test_a_long_piece_is_not_cut_at_the_models_output_cap(monkeypatch):
+    runner = modeldeck.load("translation")  # NLLB: generation_config.max_length is 200
+    text = " ".join(["The museum opens at ten and closes at six every day except Monday."] * 12)
+    length = runner.count(text)
+    assert 200 < 2 * length < runner.window
+    seen = {}
+    real_generate = runner.model.generate
+
+    def spy(**kwargs):
+        seen.update(kwargs)
+        return real_generate(**{**kwargs, "max_new_tokens": 2})
+
+    monkeypatch.setattr(runner.model, "generate", spy)
+    runner(text, tgt_lang="fra_Latn")
+    assert seen["max_new_tokens"] >= 2 * length

@@ -413,3 +413,12 @@ def test_bad_images_get_one_clear_line(cli, tmp_path, monkeypatch):
 def test_empty_label_list_in_the_cli(cli):
     result = cli("run", "zero-shot-image-classification", CATS, "--candidate-labels", " , ")
     assert result.code != 0 and "No candidate labels" in result.err and "Traceback" not in result.err
+
+
+def test_long_texts_are_truncated_not_crashes():
+    long = " ".join(["a very long description of a furry animal sitting on a pink couch"] * 60)
+    labels = modeldeck.run("zero-shot-image-classification", CATS, candidate_labels=[long, "dog"],
+                           hypothesis_template="a {} photo of {kind}")
+    assert sum(r["score"] for r in labels) == pytest.approx(1.0)
+    assert modeldeck.run("visual-question-answering", {"image": CATS, "question": long})[0]["answer"] is not None
+    assert len(modeldeck.run("image-text-matching", {"text": [long, "two cats"], "image": CATS})) == 2

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from .. import settings
+from ..errors import InvalidInput
 
 
 def pick_device(requested: str | None = None) -> str:
     """'cuda' when a GPU is there, then 'mps', else 'cpu'; an explicit choice wins."""
-    choice = requested or settings.device()
+    choice = (requested or settings.device()).strip().lower()
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", choice):
+        raise InvalidInput(f"Unknown device {choice!r}.", "Use auto, cpu, cuda, cuda:N (a GPU index) or mps.")
     if choice != "auto":
         return choice
     import torch

@@ -8,9 +8,13 @@ from ..errors import require
 
 
 def load_sentence_model(path: Path, device: str):
-    """A SentenceTransformer from a local folder, remote code off."""
+    """A SentenceTransformer from a local folder: pickle and remote code only where the user allowed them."""
+    from .transformers import check_remote_code, check_safe
+
     st = require("sentence_transformers", "sentence-transformers")
-    return st.SentenceTransformer(str(path), device=device, trust_remote_code=False, local_files_only=True)
+    check_safe(path)
+    trust = check_remote_code(path)
+    return st.SentenceTransformer(str(path), device=device, trust_remote_code=trust, local_files_only=True)
 
 
 def embed(model, texts: list[str], batch_size: int = 32, normalize: bool = False, max_tokens: int = 8192):

@@ -54,7 +54,7 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
     """
     from ..hub import ModelRef, require_online
     from ..pipelines import get_task, specs
-    from ..pull import plan_pull, pull_one
+    from ..download import plan_pull, pull_one
     from . import fail
 
     names = list(models)

@@ -208,7 +208,13 @@ def from_array(array: Any, sampling_rate: Any, *, name: str = "audio"):
         audio = np.asarray(array)
     except Exception as e:
         raise InvalidInput(f"The {name} array cannot be read as numbers ({e}).", "Pass a 1-D array of samples.") from e
-    if audio.dtype.kind == "i":  # PCM: int16 full scale is 32768
+    if audio.dtype == np.int64 and audio.size:  # a Python list of ints: the storage type says nothing, the values do
+        peak = int(np.abs(audio).max())
+        full_scale = 32768 if peak <= 32768 else 2**31 if peak <= 2**31 else None
+        if full_scale is None:
+            raise InvalidInput(f"The {name} samples reach {peak}, beyond 32-bit PCM.", "Pass float samples in [-1, 1].")
+        audio = audio.astype(np.float32) / full_scale
+    elif audio.dtype.kind == "i":  # PCM: int16 full scale is 32768
         audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
     elif audio.dtype.kind == "u":  # unsigned PCM (8-bit WAV) is centred on half scale
         half = (float(np.iinfo(audio.dtype).max) + 1) / 2

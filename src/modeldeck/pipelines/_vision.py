@@ -34,6 +34,13 @@ class VisionTask(Task):
         encoded, size = model_inputs
         return self.model(**encoded), size
 
+    def text_limit(self) -> int:
+        """How many text tokens the model reads (its text position table; texts are cut to it)."""
+        from ..generation import model_window
+
+        config = self.model.config
+        return model_window(getattr(config, "text_config", None) or config, self.processor.tokenizer, default=512)
+
     @classmethod
     def annotate(cls, result: Any, inputs: dict[str, Any]):
         """A picture of ``result`` (PIL image); tasks that make pictures override this."""

@@ -128,6 +128,11 @@ class Chat(Task):
         turns = inputs["messages"]
         # Encoder-decoder models read the conversation in the encoder; decoder-only ones need room to reply.
         reply_room = 0 if self.seq2seq else (max_new_tokens or min(256, self.window // 4))
+        if reply_room >= self.window:
+            raise InvalidInput(
+                f"max_new_tokens is {reply_room}, but {self.model_id} reads at most {self.window} tokens in all.",
+                f"Use --max-new-tokens {self.window // 2} or less, leaving room for the conversation.",
+            )
         ids, dropped = self.fit(turns, self.window - reply_room)
         if dropped:
             gen.notice(f"Dropped the {dropped} oldest turn(s) to fit {self.model_id}'s {self.window}-token window.")

@@ -23,7 +23,7 @@ class ImageToText(VisionTask):
         output="text",
         output_help='[{"generated_text": caption}]',
         params=(
-            Param("max_new_tokens", int, 30, "longest caption in tokens (None: the model's own setting)"),
+            Param("max_new_tokens", int, 30, "longest caption in tokens"),
             Param("num_beams", int, None, "beam search width [default: the model's own setting]"),
             DOWNSCALE,
         ),

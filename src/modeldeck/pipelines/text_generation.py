@@ -98,6 +98,7 @@ class TextGeneration(Task):
         import torch
 
         bound, params = self.spec.bind(inputs, kwargs)
+        self.check(bound, params)
         self.validate(bound, params)
         if params["num_return_sequences"] != 1:
             results = self(bound, **params)

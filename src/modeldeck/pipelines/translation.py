@@ -146,6 +146,11 @@ class Translation(Task):
                 self.tokenizer.src_lang = self.code_tokens[src_lang or self._default_source()]
                 kwargs["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(self.code_tokens[tgt_lang])
             encoded = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.window)
+        if "max_new_tokens" not in kwargs and "max_length" not in kwargs:
+            # The model's own output cap (NLLB: 200 tokens) would cut a long piece's translation short.
+            room = 2 * encoded["input_ids"].shape[1] + 16
+            if room > (self.model.generation_config.max_length or 0):
+                kwargs["max_new_tokens"] = min(room, self.window)
         out = self.model.generate(**encoded.to(self.device), **kwargs)
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 

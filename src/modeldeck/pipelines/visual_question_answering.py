@@ -23,7 +23,7 @@ class VisualQuestionAnswering(VisionTask):
         output="answer",
         output_help='[{"answer": text, "score": probability of that answer}]',
         params=(
-            Param("max_new_tokens", int, 20, "longest answer in tokens (None: the model's own setting)"),
+            Param("max_new_tokens", int, 20, "longest answer in tokens"),
             Param("num_beams", int, None, "beam search width [default: the model's own setting]"),
             DOWNSCALE,
         ),
@@ -53,7 +53,9 @@ class VisualQuestionAnswering(VisionTask):
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):
-        encoded = self.processor(images=inputs["image"], text=inputs["question"], return_tensors="pt").to(self.device)
+        encoded = self.processor(
+            images=inputs["image"], text=inputs["question"], truncation=True, max_length=self.text_limit(), return_tensors="pt"
+        ).to(self.device)
         encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
         return encoded
 

@@ -74,8 +74,8 @@ class ZeroShotAudioClassification(Task):
         if len(windows) > 1 and len(windows[-1]) < rate:  # a last scrap under 1 s adds noise, not signal
             windows.pop()
         features = extractor(windows, sampling_rate=rate, return_tensors="pt")
-        texts = [hypothesis_template.format(label) for label in candidate_labels]
-        tokens = self.processor.tokenizer(texts, padding=True, return_tensors="pt")
+        texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
+        tokens = self.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
         return features.to(self.device), tokens.to(self.device)
 
     def forward(self, encoded, **_):

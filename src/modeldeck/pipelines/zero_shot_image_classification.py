@@ -53,8 +53,8 @@ class ZeroShotImageClassification(VisionTask):
         super().validate(inputs, params)
 
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="a photo of {}.", **_):
-        texts = [hypothesis_template.format(label) for label in candidate_labels]
-        padding = dict(padding="max_length", max_length=64, truncation=True) if self.sigmoid else dict(padding=True)
+        texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
+        padding = dict(padding="max_length", max_length=64, truncation=True) if self.sigmoid else dict(padding=True, truncation=True, max_length=self.text_limit())
         encoded = self.processor(text=texts, images=inputs["image"], return_tensors="pt", **padding).to(self.device)
         encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
         return encoded

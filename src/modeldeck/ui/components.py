@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ EXAMPLE_MEDIA = {"image": EXAMPLES_DIR / "cats.jpg", "audio": EXAMPLES_DIR / "jf
 # Example names used by specs -> the bundled file that stands in for them.
 EXAMPLE_ALIASES = {"cats.png": "cats.jpg", "astronaut.png": "astronaut.jpg", "jfk.wav": "jfk.flac"}
 POINTS = "points"  # a parameter with this name is filled by clicking on the task's image
+# A bool parameter whose default is None ("not set": the task decides) is a three-way choice.
+UNSET, ON, OFF = "default", "on", "off"
+TRI_STATE = (UNSET, ON, OFF)
 
 
 def elem_id(spec: TaskSpec, *parts: str) -> str:
@@ -75,6 +79,8 @@ def param_widget(spec: TaskSpec, param: Param) -> gr.Component:
     if param.name == POINTS:
         common["info"] = (param.help + ". " if param.help else "") + "Click on the image to add points (x,y)."
     if param.type is bool:
+        if param.default is None:  # None means "let the task decide": a checkbox could never send it
+            return gr.Radio(choices=list(TRI_STATE), value=tri_state(None), **common)
         return gr.Checkbox(value=bool(param.default), **common)
     if param.choices:
         default = param.default
@@ -90,6 +96,16 @@ def param_widget(spec: TaskSpec, param: Param) -> gr.Component:
     if param.type in (int, float):
         return gr.Number(value=param.default, precision=0 if param.type is int else None, **common)
     return gr.Textbox(value="" if param.default is None else str(param.default), **common)
+
+
+def is_tri_state(param: Param) -> bool:
+    """A bool parameter with no default: shown as default / on / off, not as a checkbox."""
+    return param.type is bool and param.default is None
+
+
+def tri_state(value: bool | None) -> str:
+    """None / True / False -> the three-way choice's "default" / "on" / "off"."""
+    return UNSET if value is None else (ON if value else OFF)
 
 
 def split_many(text: str) -> list[str]:
@@ -108,9 +124,33 @@ def input_value(item: Input, raw: Any) -> Any:
         return _file_path(raw)
     if item.many:
         if isinstance(raw, (list, tuple)):
-            return [str(line) for line in raw if str(line).strip()]
-        return [line.strip() for line in str(raw).splitlines() if line.strip()]
-    return str(raw)
+            lines = [str(line) for line in raw if str(line).strip()]
+        else:
+            lines = [line.strip() for line in str(raw).splitlines() if line.strip()]
+        return None if item.optional and not lines else lines
+    text = str(raw)
+    if not text.strip():
+        # an empty optional input is one not given; a required one goes on to the task's clear error
+        return None if item.optional else text
+    turns = conversation_turns(text)
+    return text if turns is None else turns
+
+
+def conversation_turns(text: str) -> list[dict] | None:
+    """Pasted JSON ``[{"role": ..., "content": ...}, ...]`` as that list of turns, else None.
+
+    Inputs documented to take a conversation get it as turns; any other text stays text.
+    """
+    text = text.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if value and isinstance(value, list) and all(isinstance(t, dict) and {"role", "content"} <= set(t) for t in value):
+        return value
+    return None
 
 
 def _file_path(value: Any) -> str | None:
@@ -128,6 +168,15 @@ def param_value(param: Param, raw: Any) -> Any:
     if raw is None:
         return None
     if param.type is bool:
+        if isinstance(raw, str):
+            key = raw.strip().lower()
+            if key in ("", UNSET, "none", "auto"):
+                return None
+            if key in (ON, "true", "yes", "1"):
+                return True
+            if key in (OFF, "false", "no", "0"):
+                return False
+            raise InvalidInput(f"{label_for(param.name)} must be one of {', '.join(TRI_STATE)}, not {raw!r}.")
         return bool(raw)
     if param.many:
         parts = [str(v).strip() for v in raw] if isinstance(raw, (list, tuple)) else split_many(raw)
@@ -209,6 +258,8 @@ def example_rows(spec: TaskSpec) -> list[list[Any]]:
             value = example.get(param.name, param.default)
             if param.many and not param.choices and isinstance(value, (list, tuple)):
                 value = ", ".join(str(v) for v in value)
+            elif is_tri_state(param):
+                value = tri_state(value)
             row.append(value)
         rows.append(row)
     return rows
@@ -245,26 +296,62 @@ def _table(columns: list[str], rows: list[list[Any]]):
 
 def _labels_view(spec: TaskSpec) -> OutputView:
     label = gr.Label(label="Labels", num_top_classes=10, elem_id=_id(spec, "labels"))
-    return OutputView("labels", [label], lambda result, inputs: [labels_value(result)])
+    return OutputView("labels", [label], lambda result, inputs: [labels_value(result, inputs)])
 
 
-def labels_value(result: Any) -> dict[str, float]:
+def labels_value(result: Any, inputs: dict[str, Any] | None = None) -> dict[str, float]:
     """[{"label", "score"}] (or a batch of them) -> {label: score} for gr.Label.
 
     Items named by another key ({"text", "score"}, {"image", "score"}, {"answer", "score"}) work too.
+    Items that would show the same name (two uploads both called image.jpg) get their
+    position among the inputs appended, so none hides another.
     """
     if isinstance(result, dict) and "score" in result:
         result = [result]
     if result and isinstance(result[0], list):
         return {f"#{n + 1} {item_name(r)}": float(r["score"]) for n, group in enumerate(result) for r in group}
-    return {item_name(r): float(r["score"]) for r in result}
+    names = unique_names(result, inputs or {})
+    return {name: float(r["score"]) for name, r in zip(names, result)}
+
+
+NAME_KEYS = ("label", "text", "answer", "image", "token_str")
 
 
 def item_name(item: dict) -> str:
-    for key in ("label", "text", "answer", "image", "token_str"):
+    key = _name_key(item)
+    return "?" if key is None else _shown(item[key])
+
+
+def _name_key(item: dict) -> str | None:
+    for key in NAME_KEYS:
         if item.get(key) is not None:
-            return _shown(item[key])
-    return next((_shown(v) for k, v in item.items() if k != "score"), "?")
+            return key
+    return next((k for k in item if k != "score"), None)
+
+
+def unique_names(items: list[dict], inputs: dict[str, Any]) -> list[str]:
+    """Each item's shown name; names shown more than once get " (N)", N its 1-based input position."""
+    names = [item_name(r) for r in items]
+    repeated = {name for name, count in Counter(names).items() if count > 1}
+    if not repeated:
+        return names
+    given = [str(v) for v in next((v for v in inputs.values() if isinstance(v, list)), [])]
+    taken: set[int] = set()
+    out = []
+    for item, name in zip(items, names):
+        if name in repeated:
+            key = _name_key(item)
+            value = item.get(key) if key else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                position = value  # already a (0-based) position
+            else:
+                position = next((i for i, v in enumerate(given) if v == str(value) and i not in taken), None)
+                if position is None:
+                    position = next(i for i in range(len(given) + len(items)) if i not in taken)
+            taken.add(position)
+            name = f"{name} ({position + 1})"
+        out.append(name)
+    return out
 
 
 def _scores_view(spec: TaskSpec) -> OutputView:
@@ -402,9 +489,20 @@ def _transcript_view(spec: TaskSpec) -> OutputView:
         for chunk in result.get("chunks") or []:
             start, end = (list(chunk.get("timestamp") or []) + [None, None])[:2]
             rows.append([_seconds(start), _seconds(end), str(chunk.get("text", "")).strip()])
-        return [str(result.get("text", "")).strip(), _table(["start (s)", "end (s)", "text"], rows) if rows else None]
+        return [transcript_text(result), _table(["start (s)", "end (s)", "text"], rows) if rows else None]
 
     return OutputView("transcript", [box, table], fill)
+
+
+SUBTITLE_FORMATS = ("srt", "vtt")
+
+
+def transcript_text(result: Any) -> str:
+    """The transcript's text, or its subtitles when a subtitle format was asked for (the ``format`` param)."""
+    fmt = getattr(result, "format", None)
+    if fmt in SUBTITLE_FORMATS and callable(getattr(result, "to", None)):
+        return result.to(fmt).rstrip("\n")
+    return str(result.get("text", "")).strip()
 
 
 def _seconds(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Export tasks as a Hugging Face Space: README.md (front matter), app.py, requirements.txt.
+"""Export tasks as a Hugging Face Space: README.md (front matter), app.py, requirements.txt,
+and packages.txt (Debian packages the Space installs with apt) where a task needs one.
 
 The Space carries its own copy of the modeldeck package (so it needs nothing
 that is not on PyPI) and pins every requirement to the version installed here,
@@ -41,7 +42,7 @@ TASKS = {tasks!r}
 demo = build_app(TASKS, gpu=spaces.GPU if spaces is not None else None, title={title!r})
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1).launch(theme=theme(), ssr_mode=False)
+    demo.queue(default_concurrency_limit=1).launch(theme=theme(), ssr_mode=False, share=False)
 '''
 
 README_TEMPLATE = """\
@@ -73,6 +74,9 @@ python app.py
 # Extras of modeldeck's pyproject a task needs, beyond the core requirements and the UI.
 BACKEND_EXTRAS = {"faster-whisper": "speech", "piper": "speech", "diffusers": "diffusion"}
 MODALITY_EXTRAS = {"audio": "speech", "vision": "vision", "multimodal": "vision"}
+# System (apt) packages a task's default model needs; Spaces install those listed in packages.txt.
+# text-to-speech: kakao-enterprise/vits-ljs phonemizes with phonemizer, which calls the espeak-ng library.
+SYSTEM_PACKAGES = {"text-to-speech": ("espeak-ng",)}
 # Never pinned into a Space: test tools, and packages the Space image provides.
 SKIP = {"spaces"}
 
@@ -147,6 +151,11 @@ def pinned_requirements(specs: list[TaskSpec]) -> list[str]:
     return sorted(lines, key=str.lower)
 
 
+def system_packages(specs: list[TaskSpec]) -> list[str]:
+    """packages.txt lines: the apt packages the tasks need (none for most)."""
+    return sorted({package for spec in specs for package in SYSTEM_PACKAGES.get(spec.name, ())})
+
+
 def front_matter(specs: list[TaskSpec], title: str) -> str:
     """The Spaces YAML front matter (strings JSON-quoted: valid YAML)."""
     import gradio
@@ -207,6 +216,11 @@ def export_space(tasks: Iterable[str], out: Path, *, title: str | None = None, f
     copy_package(package)
     (out / "app.py").write_text(APP_TEMPLATE.format(tasks=names, tasks_text=", ".join(names), title=title))
     (out / "requirements.txt").write_text("\n".join(pinned_requirements(specs)) + "\n")
+    packages = system_packages(specs)
+    if packages:
+        (out / "packages.txt").write_text("\n".join(packages) + "\n")
+    elif (out / "packages.txt").is_file():  # re-exported (--force) without the task that needed it
+        (out / "packages.txt").unlink()
     task_lines = "\n".join(f"- `{s.name}`: {s.summary} (default model `{s.default_model}`)" for s in specs)
     (out / "README.md").write_text(
         README_TEMPLATE.format(

@@ -134,7 +134,6 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
     import modeldeck

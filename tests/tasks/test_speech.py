@@ -263,3 +263,19 @@ def test_clap_template_and_cli(cli):
 def test_clap_bad_params(params, message):
     with pytest.raises(InvalidInput, match=message):
         modeldeck.run("zero-shot-audio-classification", clip(1), **params)
+
+
+def test_clap_long_audio_runs_a_few_windows_per_pass(monkeypatch):
+    import numpy as np
+
+    from modeldeck.pipelines import zero_shot_audio_classification as clap
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(48000 * 95).astype(np.float32) * 0.1, 48000)  # 10 windows of 10 s
+    labels = ["noise", "speech", "music"]
+    monkeypatch.setattr(clap, "WINDOWS_PER_PASS", 3)
+    in_threes = modeldeck.run("zero-shot-audio-classification", audio, candidate_labels=labels)
+    monkeypatch.setattr(clap, "WINDOWS_PER_PASS", 100)
+    at_once = modeldeck.run("zero-shot-audio-classification", audio, candidate_labels=labels)
+    assert [r["label"] for r in in_threes] == [r["label"] for r in at_once]
+    assert [r["score"] for r in in_threes] == pytest.approx([r["score"] for r in at_once], abs=1e-5)

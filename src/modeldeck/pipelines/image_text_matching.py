@@ -78,7 +78,9 @@ class ImageTextMatching(VisionTask):
         inputs["refs"] = [image.info.get("source", i) for i, image in enumerate(refs)]
 
     def preprocess(self, inputs, **_):
-        tokens = self.processor.tokenizer(inputs["text"], padding=True, truncation=True, max_length=self.text_limit(), return_tensors="pt").to(self.device)
+        tokens = self.processor.tokenizer(
+            inputs["text"], padding=True, truncation=True, max_length=self.text_limit(), return_tensors="pt"
+        ).to(self.device)
         pixels = self.processor.image_processor(images=inputs["image"], return_tensors="pt").pixel_values
         return {
             "input_ids": tokens.input_ids,

@@ -16,6 +16,9 @@ from ..spec import Input, Param, TaskSpec
 from ..task import Task
 
 
+WINDOWS_PER_PASS = 8
+
+
 class ZeroShotAudioClassification(Task):
     spec = TaskSpec(
         name="zero-shot-audio-classification",
@@ -79,10 +82,16 @@ class ZeroShotAudioClassification(Task):
         return features.to(self.device), tokens.to(self.device)
 
     def forward(self, encoded, **_):
+        import torch
         import torch.nn.functional as F
 
         features, tokens = encoded
-        audio = self.model.get_audio_features(**features).pooler_output  # unit vectors, one per window
+        count = next(iter(features.values())).shape[0]
+        # A few windows per pass, so an hour of audio does not need an hour's activations at once.
+        audio = torch.cat([
+            self.model.get_audio_features(**{k: v[start : start + WINDOWS_PER_PASS] for k, v in features.items()}).pooler_output
+            for start in range(0, count, WINDOWS_PER_PASS)
+        ])  # unit vectors, one per window
         audio = F.normalize(audio.mean(dim=0, keepdim=True), dim=-1)
         text = self.model.get_text_features(**tokens).pooler_output
         logits = audio @ text.T * self.model.logit_scale_a.exp()

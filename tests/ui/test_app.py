@@ -105,14 +105,14 @@ import gradio as gr, soundfile
 from modeldeck.ui.components import EXAMPLE_MEDIA
 from modeldeck.ui.app import build_app
 app = build_app(["sentence-similarity", "text-to-speech", "automatic-speech-recognition", "object-detection"])
-def run(task, inputs):
+def run(task, inputs, params=None):
     tab = app.modeldeck_tabs[task]
-    return tab.handler(tab.values(inputs), progress=lambda *a, **k: None)
+    return tab.handler(tab.values(inputs, params), progress=lambda *a, **k: None)
 table = run("sentence-similarity", {"source_sentence": "A man is eating food.",
             "sentences": "A man is riding a horse.\\nA man is eating a piece of bread."})
 print("TOP", table["candidate"][0])
 rate, samples = run("text-to-speech", {app.modeldeck_tabs["text-to-speech"].spec.inputs[0].name:
-                    "Ask not what your country can do for you."})
+                    "Ask not what your country can do for you."}, {"variation": 0})  # same speech every run
 soundfile.write(WAV, samples, rate)
 text, segments = run("automatic-speech-recognition", {"audio": WAV})
 print("HEARD", text)

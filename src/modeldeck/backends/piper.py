@@ -38,7 +38,7 @@ def sampling_rate(voice: Any) -> int:
     return int(voice.config.sample_rate)
 
 
-def synthesize(voice: Any, text: str, *, speed: float = 1.0, speaker: int | None = None) -> list:
+def synthesize(voice: Any, text: str, *, speed: float = 1.0, speaker: int | None = None, variation: float = 1.0) -> list:
     """float32 waveforms in [-1, 1], one per sentence Piper finds in ``text``."""
     from piper import SynthesisConfig
 
@@ -48,5 +48,10 @@ def synthesize(voice: Any, text: str, *, speed: float = 1.0, speaker: int | None
             f"This voice has {speakers} speaker{'s' if speakers != 1 else ''}; there is no speaker {speaker}.",
             f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.",
         )
-    config = SynthesisConfig(speaker_id=speaker, length_scale=float(voice.config.length_scale) / speed)
+    config = SynthesisConfig(
+        speaker_id=speaker,
+        length_scale=float(voice.config.length_scale) / speed,
+        noise_scale=float(voice.config.noise_scale) * variation,
+        noise_w_scale=float(voice.config.noise_w_scale) * variation,
+    )
     return [chunk.audio_float_array for chunk in voice.synthesize(text, syn_config=config)]

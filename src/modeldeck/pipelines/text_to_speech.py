@@ -49,6 +49,7 @@ class TextToSpeech(Task):
         params=(
             Param("speed", float, 1.0, "speaking rate: 2.0 is twice as fast, 0.5 half as fast"),
             Param("seed", int, None, "random seed, for the same waveform every time (VITS)"),
+            Param("variation", float, 1.0, "how much the voice varies: 1 is its own, 0 the same speech every time"),
             Param("speaker", int, None, "speaker id, for voices with several speakers"),
             Param("sentence_silence", float, 0.2, "seconds of silence between sentences"),
         ),
@@ -93,6 +94,8 @@ class TextToSpeech(Task):
         silence = params.get("sentence_silence")
         if not isinstance(silence, (int, float)) or not 0 <= silence <= 10:
             raise InvalidInput(f"sentence_silence must be from 0 to 10 seconds, not {silence!r}.")
+        if not 0 <= params["variation"] <= 2:
+            raise InvalidInput(f"variation must be from 0 to 2, not {params['variation']}.", "1 is the voice's own.")
 
     def preprocess(self, inputs, **_) -> list[str]:
         sentences = split_sentences(inputs["text"])
@@ -100,14 +103,17 @@ class TextToSpeech(Task):
             raise InvalidInput("The text has nothing to speak (no letters or digits).", "Give some words.")
         return sentences
 
-    def forward(self, sentences, speed=1.0, seed=None, speaker=None, **_) -> list:
+    def forward(self, sentences, speed=1.0, seed=None, speaker=None, variation=1.0, **_) -> list:
         if self.backend == "piper":
             from ..backends.piper import synthesize
 
-            return [wave for s in sentences for wave in synthesize(self.voice, s, speed=speed, speaker=speaker)]
-        return self._vits(sentences, speed, seed, speaker)
+            return [
+                wave for s in sentences
+                for wave in synthesize(self.voice, s, speed=speed, speaker=speaker, variation=variation)
+            ]
+        return self._vits(sentences, speed, seed, speaker, variation)
 
-    def _vits(self, sentences, speed, seed, speaker) -> list:
+    def _vits(self, sentences, speed, seed, speaker, variation=1.0) -> list:
         import torch
 
         speakers = int(self.model.config.num_speakers or 1)
@@ -117,6 +123,9 @@ class TextToSpeech(Task):
                 f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.",
             )
         self.model.speaking_rate = float(speed)
+        config = self.model.config
+        self.model.noise_scale = config.noise_scale * variation
+        self.model.noise_scale_duration = config.noise_scale_duration * variation
         waves = []
         with torch.random.fork_rng(devices=[]):  # a seed here leaves the caller's random state alone
             if seed is not None:

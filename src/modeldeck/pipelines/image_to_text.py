@@ -6,7 +6,7 @@ the model the way the model cards show (processor -> generate -> decode).
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
+from ..generation import check_decoding
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -57,11 +57,7 @@ class ImageToText(VisionTask):
             self.model = load_model(model_class, self.model_path, self.device)
 
     def validate(self, inputs, params) -> None:
-        if inputs.get("text") is not None and not str(inputs["text"]).strip():
-            inputs.pop("text")  # an empty start is an unconditional caption
-        for name in ("max_new_tokens", "num_beams"):
-            if params[name] is not None and params[name] < 1:
-                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
+        check_decoding(params)
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):

@@ -7,6 +7,7 @@ the way the model card shows (processor -> generate -> decode), and also scores 
 from __future__ import annotations
 
 from ..errors import InvalidInput
+from ..generation import check_decoding
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -47,9 +48,7 @@ class VisualQuestionAnswering(VisionTask):
         self.model = load_model(BlipForQuestionAnswering, self.model_path, self.device)
 
     def validate(self, inputs, params) -> None:
-        for name in ("max_new_tokens", "num_beams"):
-            if params[name] is not None and params[name] < 1:
-                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
+        check_decoding(params)
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):

@@ -1,4 +1,5 @@
-"""How well modeldeck predicts a model's memory, against the seeds' "weights file x 1.2" rule.
+"""How well modeldeck predicts a model's memory, against the Hugging Face course's rule of thumb,
+"weights file x 1.2".
 
 For each model below (real architectures at REAL size, random weights built
 from the real configs written out here, saved as the hub ships them: the

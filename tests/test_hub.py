@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from modeldeck import hub
+from modeldeck import hub, online
 from modeldeck.errors import InvalidModelId, ModelNotAvailable, RevisionNotFound
 from modeldeck.hub import ModelRef, resolve
 
@@ -79,15 +79,15 @@ def test_unreachable_hub_is_noticed_fast_without_any_flag(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("MODELDECK_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
-    hub.hub_reachable.cache_clear()
+    online.hub_reachable.cache_clear()
     try:
         start = time.monotonic()
-        assert hub.is_offline()
+        assert online.is_offline()
         assert time.monotonic() - start < 5
         with pytest.raises(ModelNotAvailable, match="hub is not reachable"):
             resolve("someone/not-a-model")
     finally:
-        hub.hub_reachable.cache_clear()
+        online.hub_reachable.cache_clear()
 
 
 def test_network_guard_blocks_non_loopback(tmp_path):

@@ -20,27 +20,37 @@ __all__ = ["ModeldeckError", "estimate", "load", "pull", "run", "tasks"]
 
 
 def tasks() -> list[TaskSpec]:
-    """Every task modeldeck runs, with its default model, inputs and parameters."""
+    """Every task modeldeck runs, with its default model, inputs and parameters (a table in notebooks)."""
+    from .display import tasks_table
     from .pipelines import specs
 
-    return specs()
+    return tasks_table(specs())
 
 
 def load(task: str, model: str | None = None, *, device: str | None = None, **options: Any) -> Task:
-    """A reusable runner for ``task``: the model loads once, then call it many times."""
+    """A reusable runner for ``task``: the model loads once, then call it many times (from any thread).
+
+    Options: ``allow_pickle``, ``trust_remote_code`` (for this model) and ``batch_wait`` (seconds to wait
+    for concurrent requests to share a forward pass; 0 turns batching off). Others are refused.
+    """
     from .pool import default_pool
 
     return default_pool.get(task, model, device, **options)
 
 
 def run(task: str, inputs: Any = None, model: str | None = None, *, device: str | None = None, **params: Any) -> Any:
-    """Run ``task`` on ``inputs`` and return plain results (lists, dicts, numbers, text)."""
+    """Run ``task`` on ``inputs`` (one item, or a list of items) and return plain results.
+
+    ``on_progress=callback(done, total)`` hears the steps of tasks that report them.
+    """
     from .pipelines import get_task
 
     task_cls = get_task(task)
-    bound, params = task_cls.spec.bind(inputs, params)
-    task_cls.check(bound, params)  # bad input fails before any model loads
-    return load(task, model, device=device)(bound, **params)
+    on_progress = params.pop("on_progress", None)
+    items = inputs if task_cls.is_batch(inputs) else [inputs]
+    for item in items:  # bad input fails before any model loads
+        task_cls.check(*task_cls.spec.bind(item, params))
+    return load(task, model, device=device)(inputs, on_progress=on_progress, **params)
 
 
 def pull(model: str, *, progress: bool = True):

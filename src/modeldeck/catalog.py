@@ -16,7 +16,8 @@ from pathlib import Path
 
 from . import settings
 from .errors import InvalidInput, ModelNotAvailable, RevisionNotFound
-from .hub import PACKAGED, ModelRef, packaged_path
+from .hub import PACKAGED, packaged_path
+from .refs import ModelRef
 
 # Architecture class (from config.json) -> the tasks it serves. Checked exactly first, then by suffix.
 ARCHITECTURES = {
@@ -50,7 +51,6 @@ SUFFIXES = {
     "ForCTC": ("automatic-speech-recognition",),
     "ForObjectDetection": ("object-detection",),
     "ForDepthEstimation": ("depth-estimation",),
-    "ForImageClassification": ("image-classification",),
 }
 DIFFUSERS = {
     "StableDiffusionPipeline": ("text-to-image", "image-to-image"),

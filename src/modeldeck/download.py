@@ -22,7 +22,8 @@ from pathlib import Path
 
 from . import settings
 from .errors import HubUnreachable, InvalidInput, ModeldeckError, ModelNotAvailable, RevisionNotFound
-from .hub import ModelRef, find_in_snapshot, require_online, split_subpath
+from .online import require_online
+from .refs import REPO_ALIASES, ModelRef, find_in_snapshot, split_subpath
 
 # Weight formats other frameworks use; never needed by a PyTorch backend.
 FOREIGN_WEIGHTS = (
@@ -166,6 +167,8 @@ def plan_pull(ref: ModelRef) -> PullPlan:
         if not folders:
             raise ModelNotAvailable(f"No {name!r} in the hub repo {split_subpath(ref.id)[0]}.", "Check the name.")
         sizes = {f: size for f, size in sizes.items() if posixpath.dirname(f) in folders}
+    if ref.id in REPO_ALIASES:  # dalle-mini/dalle-mini: only its files of kuprel/min-dalle
+        sizes = {f: size for f, size in sizes.items() if f in REPO_ALIASES[ref.id][1]}
     chosen = files_to_fetch(list(sizes))
     return PullPlan(ref, info.sha, {name: sizes[name] for name in chosen}, sorted(set(sizes) - set(chosen)))
 

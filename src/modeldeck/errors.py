@@ -63,6 +63,14 @@ class ModelTooLarge(ModeldeckError, MemoryError):
     """The model cannot fit in the memory budget, even alone."""
 
 
+class ModelBusy(ModeldeckError, TimeoutError):
+    """A model needs room that models in use hold, and they did not finish in time."""
+
+
+class WrongModelType(InvalidInput):
+    """The model's architecture is not one the task runs."""
+
+
 def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The few choices nearest to ``word``, best first."""
     choices = list(choices)

@@ -8,36 +8,35 @@ from __future__ import annotations
 
 import re
 import threading
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import InvalidInput, Notice
+from .errors import InvalidInput
+from .notices import notice  # noqa: F401 - the generative tasks tell their notices through here
 from .spec import Param
 
 # The decoding parameters the generative tasks offer, with one meaning everywhere.
-MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (default: the model's own limit)")
-NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)")
-TEMPERATURE = Param("temperature", float, None, "sampling temperature > 0; giving it turns sampling on")
-TOP_P = Param("top_p", float, None, "nucleus sampling: keep the likeliest tokens up to this probability mass")
-TOP_K = Param("top_k", int, None, "sample among the k likeliest tokens")
-REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens")
-SEED = Param("seed", int, None, "random seed: the same seed gives the same text; giving it turns sampling on")
+MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (default: the model's own limit)", min=1)
+NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)", min=1)
+TEMPERATURE = Param(
+    "temperature", float, None, "sampling temperature > 0; giving it turns sampling on", min=0, exclusive_min=True
+)
+TOP_P = Param(
+    "top_p", float, None, "nucleus sampling: keep the likeliest tokens up to this probability mass", min=0, max=1,
+    exclusive_min=True,
+)
+TOP_K = Param("top_k", int, None, "sample among the k likeliest tokens", min=1)
+REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens", min=0, exclusive_min=True)
+SEED = Param(
+    "seed", int, None, "random seed: the same seed gives the same text; giving it turns sampling on", min=0, max=2**63 - 1
+)
 DO_SAMPLE = Param(
     "do_sample", bool, None, "sample instead of decoding greedily (default: on when temperature, top_p, top_k or seed is given)"
 )
 SAMPLING_PARAMS = (TEMPERATURE, TOP_P, TOP_K, REPETITION_PENALTY, SEED, DO_SAMPLE)
 
 _PASSED = ("max_new_tokens", "min_new_tokens", "num_beams", "repetition_penalty", "num_return_sequences", "min_length", "max_length")
-
-
-def notice(message: str) -> None:
-    """Tell the user about something handled for them (truncation, chunking): a ``Notice`` warning.
-
-    The CLI prints these as 'Note: ...' lines; Python callers see a warning.
-    """
-    warnings.warn(message, Notice, stacklevel=3)
 
 
 def check_decoding(params: dict[str, Any]) -> None:
@@ -90,18 +89,28 @@ def decoding_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+# torch's global generator is process-wide: a call that draws from it (transformers' sampling,
+# VITS noise) holds this lock, so a seeded call gives the same output whatever runs beside it.
+RNG_LOCK = threading.RLock()
+
+
 @contextmanager
-def seeded(seed: int | None):
-    """Run the block with torch's random generators seeded, restoring them afterwards."""
-    if seed is None:
+def seeded(seed: int | None, random: bool = True):
+    """Run a block that draws from torch's global generator: under ``RNG_LOCK``, seeded when a seed is
+    given (the generator's state is restored afterwards). ``random=False`` with no seed: no lock needed."""
+    if seed is None and not random:
         yield
         return
-    import torch
+    with RNG_LOCK:
+        if seed is None:
+            yield
+            return
+        import torch
 
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
 
 
 def model_window(model: Any, tokenizer: Any = None, default: int = 1024) -> int:
@@ -175,66 +184,53 @@ def special_token_count(tokenizer: Any) -> int:
     return len(tokenizer("a", add_special_tokens=True)["input_ids"]) - len(tokenizer("a", add_special_tokens=False)["input_ids"])
 
 
-class _Queue:
-    """Token ids from ``generate`` (a transformers streamer) to the reading thread."""
+class _Emitter:
+    """A transformers streamer that decodes the growing sequence and emits the new text at each step.
 
-    def __init__(self):
-        import queue
+    The whole sequence is decoded each step, so the pieces join to exactly what
+    decoding the finished sequence gives (spaces included); a piece that ends
+    inside a multi-byte character waits for the next token.
+    """
 
-        self.queue: Any = queue.Queue()
+    def __init__(self, decode: Callable[[list[int]], str], prompt_ids: list[int], emit: Callable[[str], None]):
+        self.decode, self.emit = decode, emit
+        self.ids = list(prompt_ids)
+        self.shown = decode(self.ids)
         self.first = True
 
     def put(self, value) -> None:
         if self.first:  # the prompt, which generate() sends first
             self.first = False
             return
-        self.queue.put(value.reshape(-1).tolist())
+        self.ids += value.reshape(-1).tolist()
+        text = self.decode(self.ids)
+        if text.endswith("\ufffd"):
+            return
+        if len(text) > len(self.shown) and text.startswith(self.shown):
+            self.emit(text[len(self.shown) :])
+        self.shown = text
 
     def end(self) -> None:
-        self.queue.put(None)
+        pass
 
 
 def stream_generate(
     generate: Callable[..., Any],
     decode: Callable[[list[int]], str],
     prompt_ids: list[int],
-    seed: int | None = None,
+    emit: Callable[[str], None],
     **kwargs: Any,
-) -> Iterator[str]:
-    """Run ``generate(streamer=..., **kwargs)`` in a thread and yield the new text as it is made.
+) -> Any:
+    """``generate(streamer=..., **kwargs)`` here and now, emitting the new text as it is made; returns
+    what ``generate`` returns (``prompt_ids``: the decoder-only prompt; [] for encoder-decoder models).
 
-    The text is decoded from the whole sequence each step, so the pieces join
-    to exactly what decoding the finished sequence gives (spaces included);
-    a piece that ends inside a multi-byte character waits for the next token.
+    Beam search cannot stream (a beam's tokens are not final until the end): then the whole text is
+    emitted once, when it is done.
     """
-    import torch
-
-    streamer = _Queue()
-    failure: list[BaseException] = []
-
-    def work():
-        try:
-            with seeded(seed), torch.inference_mode():
-                generate(streamer=streamer, **kwargs)
-        except BaseException as e:  # noqa: BLE001 - handed to the reading thread
-            failure.append(e)
-            streamer.end()
-
-    thread = threading.Thread(target=work, name="modeldeck-generate", daemon=True)
-    thread.start()
-    ids = list(prompt_ids)
-    shown = decode(ids)
-    while True:
-        new = streamer.queue.get()
-        if new is None:
-            break
-        ids += new
-        text = decode(ids)
-        if text.endswith("\ufffd"):
-            continue
-        if len(text) > len(shown) and text.startswith(shown):
-            yield text[len(shown) :]
-        shown = text
-    thread.join()
-    if failure:
-        raise failure[0]
+    config = getattr(getattr(generate, "__self__", None), "generation_config", None)
+    if (kwargs.get("num_beams") or getattr(config, "num_beams", 1) or 1) > 1:
+        out = generate(**kwargs)
+        text, prompt = decode(out[0].tolist()), decode(list(prompt_ids))
+        emit(text[len(prompt) :] if text.startswith(prompt) else text)
+        return out
+    return generate(streamer=_Emitter(decode, prompt_ids, emit), **kwargs)

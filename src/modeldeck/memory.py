@@ -1,6 +1,6 @@
 """How much memory a model needs, known before its weights are loaded or even downloaded.
 
-The seeds' rule of thumb is "weights file size x 1.2". modeldeck reads the
+The Hugging Face course's rule of thumb is "weights file size x 1.2". modeldeck reads the
 safetensors headers instead (a few kilobytes at the start of each file: from
 the cache, from a package, or from the hub with an HTTP Range request), so it
 knows every tensor's dtype and element count. The prediction is then the
@@ -15,6 +15,7 @@ Everything here is cheap: no torch import unless a GPU question is asked.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from dataclasses import asdict, dataclass, field
@@ -34,7 +35,6 @@ DTYPE_BYTES = {
 FLOATS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4"}
 # The dtypes a user can ask for, and the safetensors dtype each loads into.
 LOAD_DTYPES = {"fp32": "F32", "fp16": "F16", "bf16": "BF16", "int8": "I8"}
-TORCH_DTYPE_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "int8": "int8"}
 
 # The fixed cost of loading one model beyond its tensors: the model's Python
 # code, buffers not stored in the checkpoint (position ids, masks) and
@@ -46,9 +46,7 @@ LOAD_OVERHEAD = 16 * MiB
 RUNTIME_OVERHEAD = 400 * MiB
 # On a GPU the caching allocator rounds blocks up; a few percent on top.
 GPU_SLACK = 1.03
-# A process's first CUDA use creates a context of a few hundred MB on the GPU.
-CUDA_CONTEXT = 500 * MiB
-# The seeds' rule: "look at the pytorch_model.bin file size, multiply by 1.2".
+# The Hugging Face course's rule of thumb: "look at the pytorch_model.bin file size, multiply by 1.2".
 RULE_FACTOR = 1.2
 # Names of 2-D weights that int8 dynamic quantization leaves alone (it quantizes nn.Linear only).
 NOT_LINEAR = re.compile(r"embed|wte|wpe|shared|position|token_type|norm|ln_|conv|patch|\.bias$")
@@ -256,7 +254,7 @@ def predict_bytes(weights: Weights, dtype: str, device: str = "cpu") -> int:
 
 
 def rule_bytes(weights: Weights) -> int:
-    """The seeds' rule of thumb: weights file size x 1.2."""
+    """The Hugging Face course's rule of thumb: weights file size x 1.2."""
     return int(weights.weights_bytes * RULE_FACTOR)
 
 
@@ -360,8 +358,6 @@ def estimate(model, dtype: str | None = None, device: str | None = None, check_f
     available = budget = fits = None
     verdict = "not checked"
     if check_fit:
-        from .pool import memory_budget
-
         if device.startswith("cuda"):
             gpus = gpu_memory()
             index = int(device.split(":")[1]) if ":" in device else 0
@@ -410,3 +406,54 @@ def judge(
         verdict += f"; over modeldeck's memory budget ({format_bytes(budget)}, MODELDECK_MEMORY_BUDGET)"
         fits = False
     return verdict, fits
+
+
+# -- the budget loaded models live under (the pool's) -------------------------------------------
+
+DEFAULT_SHARE = 0.70
+
+
+def memory_budget(device: str = "cpu") -> int | None:
+    """Bytes of memory modeldeck may fill with models on ``device`` (None: no limit)."""
+    text = os.environ.get("MODELDECK_MEMORY_BUDGET", "").strip()
+    if text.lower() in {"none", "off", "unlimited", "0"}:
+        return None
+    share = DEFAULT_SHARE
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            share = -1
+        if not 0 < share <= 1:
+            raise InvalidInput(
+                f"MODELDECK_MEMORY_BUDGET={text!r} is not a share between 1% and 100%.",
+                "Write it like '60%', '16GB' or 'none'.",
+            )
+    elif text:
+        return parse_bytes(text)
+    return int(device_memory(device) * share)
+
+
+def device_memory(device: str) -> int:
+    """Total memory of ``device``: RAM for the CPU (and MPS, which shares it), the GPU's own for CUDA."""
+    if device.startswith("cuda"):
+        import torch
+
+        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
+        return torch.cuda.get_device_properties(index).total_memory
+    import psutil
+
+    return psutil.virtual_memory().total
+
+
+def predicted_size(path, device: str) -> int:
+    """Predicted resident memory of the model in folder ``path`` on ``device`` (headers only)."""
+    try:
+        weights = local_weights(Path(path))
+    except (ModeldeckError, OSError):
+        return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+    return predict_bytes(weights, load_dtype(device), device)
+
+
+def device_kind(device: str) -> str:
+    return device if device.startswith("cuda") else "cpu"  # MPS shares RAM with the CPU

@@ -1,99 +1,132 @@
 """Models loaded in this process, reused across calls, least recently used first out.
 
-The pool keeps loaded runners under a memory budget: before a model loads,
-its resident memory is predicted from its safetensors headers
-(``memory.predict_bytes``); least recently used runners on the same device
-are evicted until it fits, and a model that cannot fit even alone is refused
-before anything loads, with the numbers.
+The pool keeps loaded runners under a memory budget (``memory.memory_budget``):
+before a model loads, its resident memory is predicted from its safetensors
+headers; least recently used runners on the same device are evicted until it
+fits, and a model that cannot fit even alone is refused before anything loads.
 
-Budget: ``MODELDECK_MEMORY_BUDGET`` as a size (``16GB``, ``12GiB``) or a share
-of the device's memory (``60%``); ``none`` turns the check off. Default:
-70% of RAM (of the GPU's memory for CUDA models).
+Each model loads behind its own future, so a call to a loaded model never
+waits for another model's download or load. A runner in use is leased and is
+never evicted: a load that needs its room waits (``MODELDECK_LOAD_WAIT``
+seconds, default 60) and then fails naming the models in use. An evicted
+runner really lets go of its memory; calling it again loads it anew, in place.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import threading
+import time
+import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidInput, ModelTooLarge
+from .errors import InvalidInput, ModelBusy, ModelTooLarge, UnknownParameter, WrongModelType, did_you_mean
+from .memory import device_kind, device_memory, memory_budget, predicted_size  # noqa: F401 - re-exported
 from .task import Task
 
-DEFAULT_SHARE = 0.70
+# What modeldeck.load() takes besides task, model and device.
+LOAD_OPTIONS = {
+    "allow_pickle": "load pickle-only weights (tensors only)",
+    "trust_remote_code": "run Python code from the model's repo",
+    "batch_wait": "seconds the engine waits for requests to batch with (0: no batching)",
+}
+DEFAULT_LOAD_WAIT = 60.0
 
 
-def memory_budget(device: str = "cpu") -> int | None:
-    """Bytes of memory modeldeck may fill with models on ``device`` (None: no limit)."""
-    from .memory import parse_bytes
+def load_wait_from_env() -> float:
+    raw = os.environ.get("MODELDECK_LOAD_WAIT", "").strip()
+    try:
+        return float(raw) if raw else DEFAULT_LOAD_WAIT
+    except ValueError:
+        raise InvalidInput(f"MODELDECK_LOAD_WAIT={raw!r} is not a number of seconds.") from None
 
-    text = os.environ.get("MODELDECK_MEMORY_BUDGET", "").strip()
-    if text.lower() in {"none", "off", "unlimited", "0"}:
-        return None
-    share = DEFAULT_SHARE
-    if text.endswith("%"):
-        try:
-            share = float(text[:-1]) / 100
-        except ValueError:
-            share = -1
-        if not 0 < share <= 1:
-            raise InvalidInput(
-                f"MODELDECK_MEMORY_BUDGET={text!r} is not a share between 1% and 100%.",
-                "Write it like '60%', '16GB' or 'none'.",
+
+def check_options(options: dict[str, Any]) -> None:
+    """Refuse options load() does not know, listing the ones it does."""
+    for name in options:
+        if name not in LOAD_OPTIONS:
+            raise UnknownParameter(
+                f"modeldeck.load() has no option {name!r}.",
+                did_you_mean(name, LOAD_OPTIONS)
+                or f"It takes: {', '.join(LOAD_OPTIONS)} (task parameters go to the runner's call, not to load).",
             )
-    elif text:
-        return parse_bytes(text)
-    return int(device_memory(device) * share)
+    wait = options.get("batch_wait")
+    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 10):
+        raise InvalidInput(f"batch_wait must be a number of seconds from 0 to 10, not {wait!r}.")
 
 
-def device_memory(device: str) -> int:
-    """Total memory of ``device``: RAM for the CPU (and MPS, which shares it), the GPU's own for CUDA."""
-    if device.startswith("cuda"):
-        import torch
-
-        index = int(device.split(":")[1]) if ":" in device else torch.cuda.current_device()
-        return torch.cuda.get_device_properties(index).total_memory
-    import psutil
-
-    return psutil.virtual_memory().total
-
-
-def predicted_size(path, device: str) -> int:
-    """Predicted resident memory of the model in folder ``path`` on ``device`` (headers only)."""
+def model_config(model: str) -> dict | None:
+    """The model's config.json without fetching its weights: from a folder, the cache, a package, or
+    (online) that one small file; None when it cannot be had cheaply."""
     from pathlib import Path
 
-    from . import memory
-    from .errors import ModeldeckError
+    from . import hub
 
+    ref = hub.ModelRef.parse(model)
+    folder = ref.path or hub.cached_snapshot(ref) or (hub.packaged_path(ref.id) if ref.revision is None else None)
+    path = Path(folder) / "config.json" if folder is not None else None
+    if path is None and not hub.is_offline():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(ref.id, "config.json", revision=ref.revision))
+        except Exception:  # noqa: BLE001 - no config to peek at: resolve() reports what is wrong
+            return None
     try:
-        weights = memory.local_weights(Path(path))
-    except (ModeldeckError, OSError):
-        return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
-    return memory.predict_bytes(weights, memory.load_dtype(device), device)
+        return json.loads(path.read_text()) if path is not None and path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
-def device_kind(device: str) -> str:
-    return device if device.startswith("cuda") else "cpu"  # MPS shares RAM with the CPU
+def check_model_type(spec, model: str) -> None:
+    """Refuse, before any download or load, a model whose architecture the task does not run."""
+    if not spec.model_types:
+        return
+    config = model_config(model)
+    kind = (config or {}).get("model_type")
+    if kind is None or kind in spec.model_types:
+        return
+    raise WrongModelType(
+        f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
+        f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
+        f"or run this model with the task it was made for.",
+    )
 
 
-@dataclass
-class Loaded:
-    runner: Task
+@dataclass(eq=False)
+class Entry:
+    """One runner's place in the pool: loading (its future pending), loaded, and leased while in use."""
+
+    key: tuple
     device: str
-    predicted: int
+    future: Future = field(default_factory=Future)
+    predicted: int = 0
+    leases: int = 0
+    revive: Task | None = None  # an evicted runner to load again in place
+
+    @property
+    def runner(self) -> Task | None:
+        if self.future.done() and self.future.exception() is None:
+            return self.future.result()
+        return None
 
 
 class Pool:
     """Loaded runners keyed by (task, model, device, options), LRU under a memory budget."""
 
-    def __init__(self, max_models: int = 8, budget: int | str | None = "env"):
+    def __init__(self, max_models: int = 8, budget: int | str | None = "env", wait: float | None = None):
         self.max_models = max_models
         self.budget = budget  # "env": MODELDECK_MEMORY_BUDGET / default share, read at each load
-        self._loaded: OrderedDict[tuple, Loaded] = OrderedDict()
-        self._lock = threading.RLock()
+        self.wait = wait  # seconds a load waits for leased runners to free room (None: MODELDECK_LOAD_WAIT)
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._evicted: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._cond = threading.Condition(threading.RLock())
 
     def budget_for(self, device: str) -> int | None:
         if self.budget == "env":
@@ -105,93 +138,202 @@ class Pool:
         return self.budget
 
     def used(self, device: str) -> int:
-        """Predicted bytes of the runners loaded on ``device``'s memory."""
+        """Predicted bytes of the runners loaded (or loading) on ``device``'s memory."""
         kind = device_kind(device)
-        with self._lock:
-            return sum(e.predicted for e in self._loaded.values() if device_kind(e.device) == kind)
+        with self._cond:
+            return sum(e.predicted for e in self._entries.values() if device_kind(e.device) == kind)
+
+    # -- getting and leasing runners ---------------------------------------------------------------
 
     def get(self, task_name: str, model: str | None = None, device: str | None = None, **options: Any) -> Task:
         """The runner for ``task_name`` on ``model``, loading it on first use."""
-        from . import hub
-        from .backends import quiet_libraries
         from .backends.device import pick_device
-        from .backends.transformers import allowing
         from .pipelines import get_task
 
+        check_options(options)
         task_cls = get_task(task_name)
         named = model is not None  # a named model is never swapped for the offline default
         model = model or task_cls.spec.default_model
         device = pick_device(device)
         key = (task_cls.spec.name, model, device, tuple(sorted(options.items())))
-        with self._lock:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key].runner
-            if named:
-                resolved = hub.resolve(model)
+        with self._cond:
+            entry = self._entries.get(key)
+            owner = entry is None
+            if owner:
+                entry = self._entries[key] = Entry(key, device, revive=self._evicted.pop(key, None))
             else:
-                resolved = hub.resolve_default(model, task_cls.spec.offline_default)
-            predicted = predicted_size(resolved.path, device)
-            self.make_room(resolved.id, predicted, device)
+                self._entries.move_to_end(key)
+        if owner:
+            self._fill(entry, task_cls, model, named, options)
+        return entry.future.result()
+
+    @contextmanager
+    def lease(self, runner: Task):
+        """Keep ``runner`` loaded for the block (loading it again first if it was evicted)."""
+        key = runner.pool_key
+        while True:
+            with self._cond:
+                entry = self._entries.get(key)
+                if entry is not None and entry.runner is runner:
+                    entry.leases += 1
+                    self._entries.move_to_end(key)
+                    break
+                if entry is not None and entry.runner is not None:
+                    raise RuntimeError(f"{key} is loaded as another runner")  # one runner per key, by design
+                owner = entry is None
+                if owner:  # evicted: load it again, in place
+                    self._evicted.pop(key, None)
+                    entry = self._entries[key] = Entry(key, runner.device, revive=runner)
+            if owner:
+                self._fill(entry, type(runner), runner.model_id, True, dict(key[3]))
+            else:
+                entry.future.exception()  # wait for the load in progress, then look again
+        try:
+            yield runner
+        finally:
+            with self._cond:
+                entry.leases -= 1
+                self._cond.notify_all()
+
+    def _fill(self, entry: Entry, task_cls: type, model: str, named: bool, options: dict[str, Any]) -> None:
+        """Load (or reload) the entry's runner, making room first; its future gets the runner or the error."""
+        from . import hub
+        from .backends import quiet_libraries
+        from .backends.transformers import allowing
+
+        try:
+            if entry.revive is not None:
+                runner = entry.revive
+                model_id, path = runner.model_id, runner.model_path
+            else:
+                check_model_type(task_cls.spec, model)
+                resolved = hub.resolve(model) if named else hub.resolve_default(model, task_cls.spec.offline_default)
+                model_id, path = resolved.id, resolved.path
+            entry.predicted = predicted_size(path, entry.device)
+            self._make_room(entry, model_id)
             quiet_libraries()
             with allowing(
-                resolved.id,
+                model_id,
                 allow_pickle=options.get("allow_pickle", False),
                 trust_remote_code=options.get("trust_remote_code", False),
             ):
-                runner = task_cls(resolved.path, resolved.id, device=device, **options)
-            self._loaded[key] = Loaded(runner, device, predicted)
-            while len(self._loaded) > self.max_models:
-                self._evict(next(iter(self._loaded)))
-            return runner
+                if entry.revive is not None:
+                    runner.reload()
+                else:
+                    runner = task_cls(path, model_id, device=entry.device, **options)
+            runner.pool, runner.pool_key = self, entry.key
+        except BaseException as e:
+            with self._cond:
+                if self._entries.get(entry.key) is entry:
+                    del self._entries[entry.key]
+                self._cond.notify_all()
+            entry.revive = None
+            entry.future.set_exception(e)
+            raise
+        entry.revive = None
+        with self._cond:
+            entry.future.set_result(runner)
+            self._cond.notify_all()
+            while len(self._loaded_entries()) > self.max_models:
+                victim = next((e for e in self._loaded_entries() if e.leases == 0 and e is not entry), None)
+                if victim is None:
+                    break
+                self._evict(victim)
 
-    def make_room(self, model: str, predicted: int, device: str) -> None:
-        """Evict least recently used runners on ``device`` until ``predicted`` bytes fit the budget."""
+    def _loaded_entries(self) -> list[Entry]:
+        return [e for e in self._entries.values() if e.runner is not None]
+
+    def _make_room(self, entry: Entry, model: str) -> None:
+        """Evict idle runners on the entry's device until it fits the budget; wait while others are in use."""
         from .memory import format_bytes
 
-        budget = self.budget_for(device)
+        budget = self.budget_for(entry.device)
         if budget is None:
             return
-        if predicted > budget:
+        device = entry.device
+        if entry.predicted > budget:
             raise ModelTooLarge(
-                f"{model} needs about {format_bytes(predicted)} of {'GPU memory' if device.startswith('cuda') else 'RAM'}"
-                f" on {device}, more than modeldeck's memory budget of {format_bytes(budget)}, even with nothing "
-                "else loaded.",
+                f"{model} needs about {format_bytes(entry.predicted)} of "
+                f"{'GPU memory' if device.startswith('cuda') else 'RAM'} on {device}, more than modeldeck's memory "
+                f"budget of {format_bytes(budget)}, even with nothing else loaded.",
                 f"Raise the budget (MODELDECK_MEMORY_BUDGET=90% or =16GB), pick a smaller model, or see "
                 f"'modeldeck estimate {model} --device {device}'.",
             )
         kind = device_kind(device)
-        while self.used(device) + predicted > budget:
-            oldest = next((k for k, e in self._loaded.items() if device_kind(e.device) == kind), None)
-            if oldest is None:
-                break
-            self._evict(oldest)
+        wait = load_wait_from_env() if self.wait is None else self.wait
+        deadline = time.monotonic() + wait
+        with self._cond:
+            while True:
+                others = [e for e in self._entries.values() if e is not entry and device_kind(e.device) == kind]
+                used = sum(e.predicted for e in others)
+                if used + entry.predicted <= budget:
+                    return
+                idle = next((e for e in others if e.runner is not None and e.leases == 0), None)
+                if idle is not None:
+                    self._evict(idle)
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    busy = [e.key[1] for e in others]
+                    raise ModelBusy(
+                        f"{model} needs {format_bytes(entry.predicted)} but the memory budget "
+                        f"({format_bytes(budget)}) is held by models in use: {', '.join(busy)}; waited {wait:g} s.",
+                        "Try again when they finish, raise MODELDECK_MEMORY_BUDGET, or raise MODELDECK_LOAD_WAIT.",
+                    )
+                self._cond.wait(left)
 
-    def _evict(self, key: tuple) -> None:
-        entry = self._loaded.pop(key)
-        del entry
-        gc.collect()
-        if key[2].startswith("cuda"):
-            import torch
+    def _evict(self, entry: Entry) -> None:
+        """Unload an idle runner and give its memory back (called with the lock held)."""
+        runner = entry.runner
+        del self._entries[entry.key]
+        if runner is None:
+            return
+        self._evicted[entry.key] = runner
+        runner.unload()
+        free_memory(entry.device)
 
-            torch.cuda.empty_cache()
+    # -- what is loaded ----------------------------------------------------------------------------
 
     def loaded(self) -> list[Task]:
-        with self._lock:
-            return [e.runner for e in self._loaded.values()]
+        with self._cond:
+            return [e.runner for e in self._loaded_entries()]
 
     def stats(self) -> list[dict]:
-        """What is loaded: task, model, device and predicted bytes, least recently used first."""
-        with self._lock:
-            return [
-                {"task": k[0], "model": e.runner.model_id, "device": e.device, "predicted_bytes": e.predicted}
-                for k, e in self._loaded.items()
-            ]
+        """What is loaded: task, model, device, predicted bytes, leases and engine figures, LRU first."""
+        rows = []
+        with self._cond:
+            for e in self._loaded_entries():
+                engine = e.runner._engine
+                rows.append(
+                    {
+                        "task": e.key[0], "model": e.runner.model_id, "device": e.device,
+                        "predicted_bytes": e.predicted, "in_use": e.leases,
+                        "queue_depth": engine.queue_depth if engine else 0,
+                        "forward_passes": engine.stats["forward_passes"] if engine else 0,
+                    }
+                )
+        return rows
 
     def clear(self) -> None:
-        with self._lock:
-            self._loaded.clear()
-            gc.collect()
+        """Unload every runner not in use."""
+        with self._cond:
+            for entry in [e for e in self._entries.values() if e.runner is not None and e.leases == 0]:
+                self._evict(entry)
+
+
+def free_memory(device: str) -> None:
+    """Return freed memory to the system: collect garbage, trim the C heap, empty the CUDA cache."""
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed arenas otherwise; RSS would not drop
+    except (OSError, AttributeError):
+        pass
 
 
 default_pool = Pool()

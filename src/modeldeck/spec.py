@@ -1,6 +1,6 @@
 """What a task is: its inputs, parameters, output and default model.
 
-Specs are plain data and import nothing heavy, so the CLI, the HTTP server
+Specs are plain data and import nothing heavy, so the CLI, the JSON Schemas
 and the UI are generated from them without loading torch.
 """
 
@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from .errors import InvalidInput, UnknownParameter, did_you_mean
 
-InputKind = Literal["text", "image", "audio"]
+InputKind = Literal["text", "image", "audio", "messages"]  # messages: chat turns [{"role", "content"}]
+Stage = Literal["preprocess", "forward", "postprocess"]
 OutputKind = Literal[
     "labels",  # [{"label", "score"}], best first
     "vectors",  # [[float]]
@@ -25,6 +26,7 @@ OutputKind = Literal[
     "boxes",  # [{"label", "score", "box"}]
     "masks",  # [{"mask", "score"}]
     "depth",  # {"depth", "predicted_depth"}
+    "message",  # {"role": "assistant", "content"}
 ]
 
 
@@ -49,6 +51,13 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] | None = None
     many: bool = False  # a list of values (e.g. candidate labels)
+    min: float | None = None  # bounds, checked by coerce (inclusive unless exclusive_min)
+    max: float | None = None
+    exclusive_min: bool = False
+    # The step that uses it. Requests batch together only when their forward parameters are
+    # equal, so parameters used only before or after the model run never split a batch.
+    stage: Stage = "forward"
+    item: str | None = None  # the shape of each value of a ``many`` parameter: "point" (x, y) or "box"
 
     @property
     def option(self) -> str:
@@ -68,7 +77,28 @@ class Param:
                 f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
                 did_you_mean(str(value), self.choices),
             )
+        if self.type in (int, float):
+            self.check_bounds(converted)
         return converted
+
+    def check_bounds(self, number: float) -> None:
+        """A clear error when ``number`` is NaN or outside [min, max]."""
+        if number != number:
+            raise InvalidInput(f"{self.name} must be a number, not NaN.")
+        low = self.min is not None and (number <= self.min if self.exclusive_min else number < self.min)
+        high = self.max is not None and number > self.max
+        if low or high:
+            raise InvalidInput(f"{self.name} must be {self.bounds_text()}, not {number!r}.")
+
+    def bounds_text(self) -> str:
+        fmt = lambda v: f"{v:g}"  # noqa: E731
+        if self.min is not None and self.max is not None:
+            if self.exclusive_min:
+                return f"between {fmt(self.min)} (excluded) and {fmt(self.max)}"
+            return f"between {fmt(self.min)} and {fmt(self.max)}"
+        if self.min is not None:
+            return f"greater than {fmt(self.min)}" if self.exclusive_min else f"at least {fmt(self.min)}"
+        return f"at most {fmt(self.max)}"
 
 
 _BAD = object()
@@ -135,6 +165,14 @@ class TaskSpec:
     offline_default: str | None = None
     # Informational flags, each answered by the runner's method of that name.
     infos: tuple[Info, ...] = ()
+    # config.json model_type values this task runs (None: any); checked before downloading or loading.
+    model_types: tuple[str, ...] | None = None
+    # The JSON Schema of one result, where it is narrower than the output kind's (see schema.py).
+    output_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def params_for(self, stage: Stage, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters of one stage (the engine groups requests by their forward parameters)."""
+        return {p.name: params[p.name] for p in self.params if p.stage == stage and p.name in params}
 
     @property
     def signature(self) -> str:

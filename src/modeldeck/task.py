@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
+from . import notices
+from .engine import Engine, Request, params_key
 from .errors import InvalidInput
 from .spec import TaskSpec
+
+
+def _inference():
+    import torch
+
+    return torch.inference_mode()
+
+
+def wrap(kind: str, result: Any) -> Any:
+    """The result with rich display in notebooks, when modeldeck.display is there."""
+    try:
+        from .display import wrap as display_wrap
+    except ImportError:
+        return result
+    return display_wrap(kind, result)
 
 
 def _image_decoder():
@@ -34,34 +54,120 @@ DECODERS = {"image": _image_decoder, "audio": _audio_decoder}
 class Task:
     """A loaded model for one task; call it with inputs and parameters.
 
-    Subclasses set ``spec`` and implement ``load``, ``preprocess``,
-    ``forward`` and ``postprocess``. Each of the three steps receives every
-    parameter as a keyword and ignores the ones it does not use.
+    The contract every task shares (subclasses set ``spec`` and implement the
+    steps): ``load`` once; per call ``check`` (before any model loads) and
+    ``validate`` (with the model); ``preprocess(inputs, **params)`` per item on
+    the CPU, never touching the model; ``forward(batch, **forward_params)``,
+    the only device step, on a list of items, run by the model's engine on its
+    single worker (it gets only the parameters whose stage is "forward");
+    ``postprocess(output, **params)`` per item. ``max_batch_size`` says how
+    many items one forward pass takes. Calling a runner with one item is a
+    batch of one; calling it with a list of items batches them.
     """
 
     spec: ClassVar[TaskSpec]
+    max_batch_size: ClassVar[int] = 1
+    max_batch_tokens: ClassVar[int] = 16384  # items x longest item's tokens in one pass
 
     def __init__(self, model_path: Path, model_id: str, device: str = "cpu", **options: Any):
         self.model_path = Path(model_path)
         self.model_id = model_id
         self.device = device
         self.options = options
+        self.pool: Any = None  # the pool that leases this runner, when it came from one
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
         self.load()
 
     def load(self) -> None:
         """Load the model and its processor from ``self.model_path``."""
         raise NotImplementedError
 
-    def __call__(self, inputs: Any = None, /, **kwargs: Any) -> Any:
-        bound, params = self.spec.bind(inputs, kwargs)
+    # -- calling --------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """This model's engine (request queue + device worker), started on first use."""
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = Engine(
+                    self.forward,
+                    name=f"{self.spec.name}:{self.model_id}",
+                    max_batch_size=self.max_batch_size,
+                    max_batch_tokens=self.max_batch_tokens,
+                    batch_wait=self.options.get("batch_wait"),
+                )
+            return self._engine
+
+    def __call__(self, inputs: Any = None, /, *, on_progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Any:
+        """Run the task on one item, or on a list of items (a list of results back, in order)."""
+        many = self.is_batch(inputs)
+        calls = [self.spec.bind(item, kwargs) for item in inputs] if many else [self.spec.bind(inputs, kwargs)]
+        if many and not calls:
+            return []
+        with self.lease(), notices.listening(on_progress=on_progress):
+            engine = self.engine
+            with engine.arriving(len(calls)):
+                requests = [self._request(bound, params) for bound, params in calls]
+                futures = engine.submit(requests)
+            results = []
+            for future, (bound, params) in zip(futures, calls):
+                output = engine.result(future)
+                with _inference():
+                    results.append(wrap(self.spec.output, self.postprocess(output, **params)))
+        return results if many else results[0]
+
+    def _request(self, bound: dict[str, Any], params: dict[str, Any]) -> Request:
+        """Check, validate and preprocess one item into a request for the engine."""
         self.check(bound, params)
         self.validate(bound, params)
-        import torch
+        with _inference():
+            item = self.preprocess(bound, **params)
+        forward_params = self.spec.params_for("forward", params)
+        return Request(item, forward_params, params_key(forward_params), self.cost(item), not self.can_batch(params))
 
-        with torch.inference_mode():
-            model_inputs = self.preprocess(bound, **params)
-            outputs = self.forward(model_inputs, **params)
-            return self.postprocess(outputs, **params)
+    @classmethod
+    def is_batch(cls, inputs: Any) -> bool:
+        """Whether ``inputs`` is a list of items rather than one item (a list input or a chat stays one)."""
+        if not isinstance(inputs, list):
+            return False
+        first = cls.spec.inputs[0]
+        if first.kind == "messages":  # a conversation is a list; several are a list of lists
+            return bool(inputs) and all(isinstance(i, list) for i in inputs)
+        if first.many:
+            return False
+        return True
+
+    def cost(self, item: Any) -> int:
+        """The item's size for the batch token budget (tasks with token inputs count tokens)."""
+        return 1
+
+    def can_batch(self, params: dict[str, Any]) -> bool:
+        """Whether a request with these parameters may share a forward pass (not for sampled generation)."""
+        return True
+
+    def lease(self):
+        """Hold this runner in memory for the block: the pool never evicts a leased runner."""
+        return self.pool.lease(self) if self.pool is not None else nullcontext()
+
+    def unload(self) -> None:
+        """Free the model: stop the engine and drop everything ``load`` made (the pool calls this)."""
+        with self._engine_lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
+        keep = {"model_path", "model_id", "device", "options", "pool", "pool_key", "_engine", "_engine_lock"}
+        for name in [n for n in vars(self) if n not in keep]:
+            delattr(self, name)
+        self.loaded = False
+
+    def reload(self) -> None:
+        """Load again after ``unload``."""
+        self.load()
+        self.loaded = True
+
+    loaded = True
+    pool_key: tuple | None = None
 
     @classmethod
     def check(cls, inputs: dict[str, Any], params: dict[str, Any]) -> None:
@@ -95,11 +201,11 @@ class Task:
     def preprocess(self, inputs: dict[str, Any], **params: Any) -> Any:
         return inputs
 
-    def forward(self, model_inputs: Any, **params: Any) -> Any:
+    def forward(self, batch: list[Any], **params: Any) -> list[Any]:
         raise NotImplementedError
 
-    def postprocess(self, outputs: Any, **params: Any) -> Any:
-        return outputs
+    def postprocess(self, output: Any, **params: Any) -> Any:
+        return output
 
     @classmethod
     def render(cls, result: Any, inputs: dict[str, Any]) -> str:
@@ -119,3 +225,27 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec.name} model={self.model_id} device={self.device}>"
+
+
+class Streaming:
+    """Mixin for generative tasks: ``stream()`` yields the text as it is made.
+
+    The task implements ``forward_stream(item, emit, **forward_params)``: run on
+    the engine's worker, it calls ``emit(piece)`` for each new piece of text
+    (the pieces join to the result's text) and returns what ``forward`` would
+    return for that item.
+    """
+
+    def stream(self, inputs: Any = None, /, **kwargs: Any) -> Iterator[str]:
+        """The text piece by piece, as the model makes it."""
+        bound, params = self.spec.bind(inputs, kwargs)
+        self.check(bound, params)
+        self.validate(bound, params)
+        with self.lease():
+            with _inference():
+                item = self.preprocess(bound, **params)
+            forward_params = self.spec.params_for("forward", params)
+            yield from self.engine.stream(lambda emit: self.forward_stream(item, emit, **forward_params))
+
+    def forward_stream(self, item: Any, emit: Callable[[str], None], **params: Any) -> Any:
+        raise NotImplementedError

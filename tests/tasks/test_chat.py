@@ -107,13 +107,13 @@ def test_interactive_chat_keeps_history_and_resets(cli, monkeypatch):
     from modeldeck.pipelines.chat import Chat
 
     seen = []
-    original = Chat.__call__
+    original = Chat.stream
 
-    def spy(self, inputs=None, /, **kwargs):
+    def spy(self, inputs=None, /, **kwargs):  # the CLI streams each reply
         seen.append([turn["content"] for turn in inputs])
         return original(self, inputs, **kwargs)
 
-    monkeypatch.setattr(Chat, "__call__", spy)
+    monkeypatch.setattr(Chat, "stream", spy)
     monkeypatch.setattr("sys.stdin", io.StringIO("Hello there.\nHow are you?\n\n/reset\nStart again.\n"))
     result = cli("chat", "--num-beams", "1", "--max-new-tokens", "5")
     assert result.code == 0

@@ -71,7 +71,7 @@ def test_same_seed_same_text_different_seed_different_text():
 def test_parameters_take_effect():
     runner = modeldeck.load("text-generation")
     x = runner.preprocess({"text": PROMPT}, max_new_tokens=7)
-    _, sequences = runner.forward(x, max_new_tokens=7)
+    ((_, sequences),) = runner.forward([x], max_new_tokens=7)
     assert sequences.shape[1] - x["encoded"]["input_ids"].shape[1] == 7
     full = runner(PROMPT, max_new_tokens=7)[0]["generated_text"]
     new_only = runner(PROMPT, max_new_tokens=7, return_full_text=False)[0]["generated_text"]

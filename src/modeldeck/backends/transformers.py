@@ -6,7 +6,7 @@ Both are refused unless the user allowed them for that model:
 
 - Python: ``modeldeck.load(task, model, trust_remote_code=True)`` or
   ``allow_pickle=True`` (the pool passes these down through ``allowing``);
-- anywhere (CLI, servers): ``MODELDECK_TRUST_REMOTE_CODE=org/name[,org/other]``
+- anywhere (CLI, UI, scripts): ``MODELDECK_TRUST_REMOTE_CODE=org/name[,org/other]``
   and ``MODELDECK_ALLOW_PICKLE=org/name[,...]``.
 
 Even an allowed pickle is loaded with ``weights_only=True``: tensors only,

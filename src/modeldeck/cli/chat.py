@@ -9,7 +9,6 @@ works with piped input (``printf 'Hi\\nHow are you?\\n' | modeldeck chat``).
 from __future__ import annotations
 
 import sys
-import warnings
 
 import click
 
@@ -33,7 +32,8 @@ def _options(command):
 def chat_command(model, device, system, **options) -> None:
     """Chat with a model in the terminal: multi-turn; /reset starts over, Ctrl-D leaves."""
     from .. import load
-    from ..errors import InvalidInput, Notice
+    from ..errors import InvalidInput
+    from ..notices import collected
     from ..generation import check_decoding
 
     params = {p.name: options[p.name] for p in Chat.spec.params if options.get(p.name) is not None}
@@ -74,22 +74,25 @@ def chat_command(model, device, system, **options) -> None:
             continue
         turn = {"role": "user", "content": message}
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", Notice)
-                reply = runner([*history, turn], **params)
+            with collected() as told:
+                pieces = runner.stream([*history, turn], **params)
+                first = next(pieces, "")  # the conversation is checked (and notices told) before any output
+                for note in told:
+                    dropping = note.startswith("Dropped")
+                    if not (dropping and told_about_dropping):
+                        click.secho(f"Note: {note}", fg="yellow", err=True)
+                    told_about_dropping |= dropping
+                click.echo("bot> " if interactive else "", nl=False)
+                content = first
+                click.echo(first, nl=False)
+                for piece in pieces:  # the reply as it is made
+                    content += piece
+                    click.echo(piece, nl=False)
+                click.echo()
         except InvalidInput as e:
             click.secho(f"Error: {e}", fg="red", err=True)
             continue
         except KeyboardInterrupt:
             click.secho("(interrupted; that message was not sent)", dim=True, err=True)
             continue
-        for warning in caught:
-            if not issubclass(warning.category, Notice):
-                continue
-            dropping = str(warning.message).startswith("Dropped")
-            if dropping and told_about_dropping:
-                continue
-            told_about_dropping |= dropping
-            click.secho(f"Note: {warning.message}", fg="yellow", err=True)
-        history += [turn, reply]
-        click.echo(f"bot> {reply['content']}" if interactive else reply["content"])
+        history += [turn, {"role": "assistant", "content": content}]

@@ -45,7 +45,8 @@ def version_of(pip_name: str) -> str | None:
 
 def task_status(spec) -> dict:
     """Whether ``spec`` runs here now: its packages, and its default model (or offline stand-in)."""
-    from ..hub import ModelRef, cached_snapshot, packaged_path
+    from ..hub import cached_snapshot, packaged_path
+    from ..refs import ModelRef
 
     needs = list(BACKEND_NEEDS.get(spec.backend, []))
     if any(i.kind == "audio" for i in spec.inputs):
@@ -83,7 +84,7 @@ def gather(probe_hub: bool = True) -> dict:
 
     from .. import __version__, settings
     from ..catalog import scan_cache
-    from ..hub import hub_reachable
+    from ..online import hub_reachable
     from ..memory import gpu_memory
     from ..pipelines import specs
     from ..pool import memory_budget

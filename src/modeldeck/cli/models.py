@@ -52,7 +52,8 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
         modeldeck pull --task summarization
         modeldeck pull --defaults
     """
-    from ..hub import ModelRef, require_online
+    from ..online import require_online
+    from ..refs import ModelRef
     from ..pipelines import get_task, specs
     from ..download import plan_pull, pull_one
     from . import fail
@@ -163,7 +164,8 @@ def estimate_command(model: str, dtype: str | None, device: str | None, as_json:
 
     Reads the safetensors headers (from the cache, a package, or the hub with
     range requests: a few kB, not the weights) for parameters per dtype, and
-    shows modeldeck's prediction beside the rule of thumb 'weights file x 1.2'.
+    shows modeldeck's prediction beside the Hugging Face course's rule of thumb,
+    'weights file x 1.2'.
     """
     from ..memory import estimate, format_count
 

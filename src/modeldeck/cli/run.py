@@ -65,23 +65,27 @@ def stdout_is_terminal() -> bool:
 
 @contextmanager
 def show_notices():
-    """Print ``Notice`` warnings (input truncated, chunked...) as 'Note: ...' on stderr as they happen."""
-    import warnings
+    """Print notices (input truncated, chunked...) as 'Note: ...' on stderr, and a progress bar for tasks
+    that report steps (on stderr, only when it is a terminal)."""
+    from ..notices import listening
 
-    from ..errors import Notice
+    bar = None
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", Notice)
-        original = warnings.showwarning
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="steps", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
 
-        def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, Notice):
-                click.secho(f"Note: {message}", fg="yellow", err=True)
-            else:
-                original(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
-        yield
+    try:
+        with listening(lambda message: click.secho(f"Note: {message}", fg="yellow", err=True), on_progress):
+            yield
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def print_infos(runner, names: list[str], as_json: bool) -> None:

@@ -307,10 +307,6 @@ def wav_bytes(audio, sampling_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def wav_base64(audio, sampling_rate: int) -> str:
-    return base64.b64encode(wav_bytes(audio, sampling_rate)).decode("ascii")
-
-
 def _clipped(audio):
     import numpy as np
 

@@ -17,7 +17,6 @@ import io
 import logging
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ DEFAULT_MAX_PIXELS = 40_000_000
 FORMATS_HINT = "Give a PNG, JPEG, WebP, BMP, GIF or TIFF file, its bytes, base64 text, or a PIL image."
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".ico"}
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=_\-\s]+$")
-_bomb_lock = threading.Lock()
 
 
 def max_pixels() -> int:
@@ -144,6 +142,10 @@ def _header_size(head: bytes, kind: str) -> tuple[int, int] | None:
     import struct
 
     if kind == "PNG" and len(head) >= 24 and head[12:16] == b"IHDR":
+        import zlib
+
+        if len(head) >= 33 and zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]:
+            return None  # a damaged header: its numbers mean nothing
         return struct.unpack(">II", head[16:24])
     if kind == "GIF" and len(head) >= 10:
         return struct.unpack("<HH", head[6:10])
@@ -178,13 +180,18 @@ def _open(data: bytes | Path, what: str, limit: int, downscale: bool):
     from PIL import Image, UnidentifiedImageError
 
     fp = io.BytesIO(data) if isinstance(data, bytes) else data
+    head = data[:64] if isinstance(data, bytes) else data.open("rb").read(64)
+    kind = next((k for sig, k in SIGNATURES.items() if head.startswith(sig)), None)
+    size = _header_size(head, kind) if kind else None
+    if size and 0 not in size:  # a bomb is named by its size before the decoder sees it
+        check_size(size, what, limit, downscale)
     try:
-        with _bomb_lock:  # our own limit replaces PIL's decompression-bomb check
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                image = Image.open(fp)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+        image = Image.open(fp)  # lazy: reads the header only; our own limit is checked below
+    except Image.DecompressionBombError as e:  # PIL's own ceiling, above modeldeck's default limit
+        raise InvalidInput(
+            f"{what} is too large for the image library to open ({e}).",
+            "Shrink it first (modeldeck's limit is MODELDECK_MAX_IMAGE_PIXELS, but the decoder's is fixed).",
+        ) from None
     except UnidentifiedImageError:
         raise _not_an_image(data, what) from None
     except (OSError, SyntaxError, ValueError) as e:

@@ -4,7 +4,7 @@
 the public ``modeldeck.tasks()``.)
 
 Adding a task is one module here and one line in ``TASK_MODULES``; the CLI,
-the server and the UI pick it up from its spec. Task modules import torch
+the UI and the schemas pick it up from its spec. Task modules import torch
 only inside methods, so listing tasks stays instant.
 """
 

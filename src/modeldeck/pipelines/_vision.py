@@ -13,6 +13,7 @@ from ..task import Task
 DOWNSCALE = Param(
     "downscale", bool, False,
     "shrink images over the pixel limit (MODELDECK_MAX_IMAGE_PIXELS, 40 MP by default) instead of refusing them",
+    stage="preprocess",
 )
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -26,13 +27,18 @@ class VisionTask(Task):
 
     def preprocess(self, inputs, **_):
         image = inputs["image"]
-        encoded = self.processor(images=image, return_tensors="pt").to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
-        return encoded, image.size
+        return self.processor(images=image, return_tensors="pt"), image.size
 
-    def forward(self, model_inputs, **_):
-        encoded, size = model_inputs
-        return self.model(**encoded), size
+    def forward(self, batch, **_):
+        (encoded, size), = batch
+        return [(self.model(**self.on_device(encoded)), size)]
+
+    def on_device(self, encoded):
+        """Processor output moved to the model's device, pictures in the model's dtype."""
+        encoded = encoded.to(self.device)
+        if "pixel_values" in encoded:
+            encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        return encoded
 
     def text_limit(self) -> int:
         """How many text tokens the model reads (its text position table; texts are cut to it)."""

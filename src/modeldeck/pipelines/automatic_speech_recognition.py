@@ -106,12 +106,19 @@ class AutomaticSpeechRecognition(Task):
             Param("timestamps", str, "segment", "timestamp each segment, or each word", choices=("segment", "word")),
             Param("language", str, None, "the spoken language, e.g. en or french (multilingual models; default: detect)"),
             Param("translate", bool, False, "translate the speech into English (multilingual models)"),
-            Param("format", str, None, "print / save as plain text, SRT or WebVTT subtitles", choices=FORMATS),
-            Param("beam_size", int, None, "beam search width (default: 5 with faster-whisper, greedy with transformers)"),
-            Param("batch_size", int, 1, "transformers backend: decode this many overlapping 30 s chunks at once"),
-            Param("max_new_tokens", int, None, "most tokens decoded per 30 s window"),
+            Param(
+                "format", str, None, "print / save as plain text, SRT or WebVTT subtitles", choices=FORMATS,
+                stage="postprocess",
+            ),
+            Param(
+                "beam_size", int, None, "beam search width (default: 5 with faster-whisper, greedy with transformers)",
+                min=1,
+            ),
+            Param("batch_size", int, 1, "transformers backend: decode this many overlapping 30 s chunks at once", min=1),
+            Param("max_new_tokens", int, None, "most tokens decoded per 30 s window", min=1),
         ),
         aliases=("asr", "speech-recognition", "transcribe"),
+        model_types=("whisper",),  # CTranslate2 folders have no model_type and go to faster-whisper
         modality="audio",
         examples=({"audio": "speech.wav"},),
     )
@@ -148,24 +155,18 @@ class AutomaticSpeechRecognition(Task):
             device=self.device,
         )
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
-        for name in ("beam_size", "batch_size", "max_new_tokens"):
-            value = params.get(name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise InvalidInput(f"{name} must be a whole number of at least 1, not {value!r}.")
-        for name in ("timestamps", "format"):
-            choices = self.spec.param(name).choices
-            if params.get(name) is not None and params[name] not in choices:
-                raise InvalidInput(f"{name} must be one of {', '.join(choices)}, not {params[name]!r}.")
-
     def preprocess(self, inputs, **_):
         from ..media.audio import load_audio
 
         audio, _ = load_audio(inputs["audio"], SAMPLING_RATE)
         return audio
 
-    def forward(self, audio, timestamps="segment", language=None, translate=False, beam_size=None, batch_size=1,
-                max_new_tokens=None, **_):
+    def forward(self, batch, **params):
+        return [self.transcribe(audio, **params) for audio in batch]
+
+    def transcribe(self, audio, timestamps="segment", language=None, translate=False, beam_size=None, batch_size=1,
+                   max_new_tokens=None):
+        """One clip's text and timed chunks, by the model's backend."""
         words = timestamps == "word"
         if self.backend == "faster-whisper":
             from ..backends.faster_whisper import transcribe

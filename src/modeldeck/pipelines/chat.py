@@ -17,7 +17,7 @@ from typing import Any
 from .. import generation as gen
 from ..errors import InvalidInput
 from ..spec import Input, TaskSpec
-from ..task import Task
+from ..task import Streaming, Task
 
 ROLES = ("system", "user", "assistant")
 
@@ -52,15 +52,15 @@ def as_conversation(value: Any) -> list[dict[str, str]]:
     return turns
 
 
-class Chat(Task):
+class Chat(Streaming, Task):
     spec = TaskSpec(
         name="chat",
         summary="Reply to a message in a conversation (CLI: 'modeldeck chat' for an interactive session).",
         default_model="facebook/blenderbot-400M-distill",
         inputs=(
-            Input("messages", "text", help='the new message, or the conversation as [{"role", "content"}] turns'),
+            Input("messages", "messages", help='the new message, or the conversation as [{"role", "content"}] turns'),
         ),
-        output="text",
+        output="message",
         output_help='{"role": "assistant", "content"}',
         params=(gen.MAX_NEW_TOKENS, gen.NUM_BEAMS, *gen.SAMPLING_PARAMS),
         aliases=("conversational",),
@@ -136,22 +136,45 @@ class Chat(Task):
         ids, dropped = self.fit(turns, self.window - reply_room)
         if dropped:
             gen.notice(f"Dropped the {dropped} oldest turn(s) to fit {self.model_id}'s {self.window}-token window.")
-        input_ids = torch.tensor([ids], device=self.device)
+        input_ids = torch.tensor([ids])
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "room": self.window - len(ids)}
 
-    def forward(self, x, **params):
+    def _generate_kwargs(self, x, params) -> dict:
         kwargs = gen.decoding_kwargs(params)
         floor = self.model.generation_config.min_length or 0
         if kwargs.get("max_new_tokens") is not None and floor > kwargs["max_new_tokens"]:
             kwargs["min_length"] = 0  # the user asked for a shorter reply than the model's usual minimum
         if not self.seq2seq:
             kwargs["max_new_tokens"] = min(kwargs.get("max_new_tokens") or x["room"], x["room"])
-        with gen.seeded(params.get("seed")):
-            out = self.model.generate(
-                input_ids=x["input_ids"], attention_mask=x["attention_mask"], pad_token_id=self.pad_token_id, **kwargs
-            )
-        reply = out[0] if self.seq2seq else out[0, x["input_ids"].shape[1] :]
-        return reply
+        return {
+            "input_ids": x["input_ids"].to(self.device), "attention_mask": x["attention_mask"].to(self.device),
+            "pad_token_id": self.pad_token_id, **kwargs,
+        }
+
+    def _reply(self, x, out):
+        return out[0] if self.seq2seq else out[0, x["input_ids"].shape[1] :]
+
+    def forward(self, batch, **params):
+        (x,) = batch
+        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
+            return [self._reply(x, self.model.generate(**self._generate_kwargs(x, params)))]
+
+    def forward_stream(self, x, emit, **params):
+        started = False
+
+        def emit_stripped(piece: str) -> None:  # the reply is stripped, so its pieces are too
+            nonlocal started
+            if not started:
+                piece = piece.lstrip()
+                started = bool(piece)
+            if piece:
+                emit(piece)
+
+        decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+        prompt = [] if self.seq2seq else x["input_ids"][0].tolist()
+        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
+            out = gen.stream_generate(self.model.generate, decode, prompt, emit_stripped, **self._generate_kwargs(x, params))
+        return self._reply(x, out)
 
     def postprocess(self, reply, **_):
         return {"role": "assistant", "content": self.tokenizer.decode(reply, skip_special_tokens=True).strip()}

@@ -35,6 +35,7 @@ class DepthEstimation(VisionTask):
         output="depth",
         output_help="a depth map at the image's size (picture + float array); -o saves it in colour",
         params=(DOWNSCALE,),
+        model_types=("dpt", "glpn", "depth_anything", "zoedepth", "depth_pro", "prompt_depth_anything"),
         modality="vision",
         examples=({"image": "room.jpg"},),
     )

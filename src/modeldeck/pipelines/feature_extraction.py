@@ -9,17 +9,37 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 class SentenceEmbedding(Task):
-    """Shared by feature-extraction and sentence-similarity."""
+    """Shared by feature-extraction and sentence-similarity: texts are tokenized by each caller, and
+    the texts of every request in a batch are embedded together, sorted by length."""
+
+    max_batch_size = 64  # requests per pass
+    max_batch_tokens = 16384  # requests x the longest request's tokens
 
     def load(self) -> None:
         from ..backends.sentence_transformers import load_sentence_model
 
         self.model = load_sentence_model(self.model_path, self.device)
 
-    def embed(self, texts: list[str], normalize: bool = False, batch_size: int = 32):
+    def tokenize(self, texts: list[str]) -> list:
+        from ..backends.sentence_transformers import tokenize
+
+        return tokenize(self.model, texts)
+
+    def cost(self, item) -> int:
+        from ..backends.sentence_transformers import token_count
+
+        return sum(token_count(piece) for piece in item)
+
+    def embed_batch(self, batch: list[list], normalize: bool, batch_size: int) -> list:
+        """One tensor of vectors per item, all items' texts embedded together."""
         from ..backends.sentence_transformers import embed
 
-        return embed(self.model, texts, batch_size=batch_size, normalize=normalize)
+        vectors = embed(self.model, [piece for item in batch for piece in item], batch_size=batch_size, normalize=normalize)
+        out, start = [], 0
+        for item in batch:
+            out.append(vectors[start : start + len(item)])
+            start += len(item)
+        return out
 
 
 class FeatureExtraction(SentenceEmbedding):
@@ -32,15 +52,18 @@ class FeatureExtraction(SentenceEmbedding):
         output_help="one vector per text",
         params=(
             Param("normalize", bool, False, "scale each vector to length 1"),
-            Param("batch_size", int, 32, "texts per forward pass"),
+            Param("batch_size", int, 32, "texts per forward pass", min=1, max=4096),
         ),
         aliases=("embeddings", "sentence-embeddings"),
         backend="sentence-transformers",
         examples=({"texts": ["A man is eating food.", "A man is riding a horse."]},),
     )
 
-    def forward(self, inputs, normalize=False, batch_size=32, **_):
-        return self.embed(inputs["texts"], normalize=normalize, batch_size=batch_size)
+    def preprocess(self, inputs, **_):
+        return self.tokenize(inputs["texts"])
+
+    def forward(self, batch, normalize=False, batch_size=32):
+        return self.embed_batch(batch, normalize, batch_size)
 
     def postprocess(self, vectors, **_) -> list[list[float]]:
         return vectors.tolist()

@@ -15,9 +15,10 @@ class FillMask(Task):
         inputs=(Input("text", "text", help="a text containing the model's mask token"),),
         output="fill-mask",
         output_help="candidate tokens with scores",
-        params=(Param("top_k", int, 5, "how many candidates per mask"),),
+        params=(Param("top_k", int, 5, "how many candidates per mask", min=1, stage="postprocess"),),
         examples=({"text": "Paris is the [MASK] of France."},),
     )
+    max_batch_size = 32
 
     def load(self) -> None:
         from transformers import AutoModelForMaskedLM, AutoTokenizer
@@ -37,21 +38,31 @@ class FillMask(Task):
                 f"The text has no mask token: this model's mask token is {mask}.",
                 f"Write it where the missing word goes, e.g. 'Paris is the {mask} of France.'",
             )
-        if params["top_k"] is not None and params["top_k"] < 1:
-            raise InvalidInput("top_k must be at least 1.")
 
     def preprocess(self, inputs, **_):
-        return self.tokenizer(inputs["text"], truncation=True, return_tensors="pt").to(self.device)
+        return dict(self.tokenizer(inputs["text"], truncation=True))
 
-    def forward(self, encoded, **_):
-        return encoded["input_ids"][0], self.model(**encoded).logits[0].float()
+    def cost(self, item) -> int:
+        return len(item["input_ids"])
+
+    def forward(self, batch):
+        import torch
+
+        encoded = self.tokenizer.pad(batch, return_tensors="pt").to(self.device)
+        logits = self.model(**encoded).logits
+        outputs = []
+        for row, item in enumerate(batch):
+            input_ids = torch.tensor(item["input_ids"])
+            positions = (input_ids == self.tokenizer.mask_token_id).nonzero().flatten()
+            # only the rows at the masks leave the worker: a vocabulary-wide row per token is large
+            outputs.append((input_ids, positions.tolist(), logits[row, positions.to(logits.device)].float().cpu()))
+        return outputs
 
     def postprocess(self, outputs, top_k=5, **_):
-        input_ids, logits = outputs
-        positions = (input_ids == self.tokenizer.mask_token_id).nonzero().flatten().tolist()
+        input_ids, positions, logits = outputs
         results = []
-        for position in positions:
-            probs = logits[position].softmax(-1)
+        for position, row in zip(positions, logits):
+            probs = row.softmax(-1)
             scores, tokens = probs.topk(min(top_k, probs.numel()))
             candidates = []
             for score, token in zip(scores.tolist(), tokens.tolist()):

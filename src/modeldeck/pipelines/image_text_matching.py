@@ -28,10 +28,11 @@ class ImageTextMatching(VisionTask):
         output_help='[{"text" or "image": ..., "score": match probability}], best first',
         params=(
             Param("cosine", bool, False, "also give the cosine similarity of the projected features"),
-            Param("batch_size", int, 16, "pairs scored per forward pass"),
+            Param("batch_size", int, 16, "pairs scored per forward pass", min=1, max=1024),
             DOWNSCALE,
         ),
         aliases=("image-text-retrieval",),
+        model_types=("blip",),
         modality="multimodal",
         examples=({"text": "two cats sleeping on a couch", "image": ["cats.png", "astronaut.png"]},),
     )
@@ -65,8 +66,6 @@ class ImageTextMatching(VisionTask):
 
     def validate(self, inputs, params) -> None:
         texts = inputs["text"]
-        if params["batch_size"] is None or params["batch_size"] < 1:
-            raise InvalidInput("batch_size must be at least 1.")
         refs = inputs["image"]
         if len(texts) > 1 and len(refs) > 1:
             raise InvalidInput(
@@ -80,24 +79,27 @@ class ImageTextMatching(VisionTask):
     def preprocess(self, inputs, **_):
         tokens = self.processor.tokenizer(
             inputs["text"], padding=True, truncation=True, max_length=self.text_limit(), return_tensors="pt"
-        ).to(self.device)
+        )
         pixels = self.processor.image_processor(images=inputs["image"], return_tensors="pt").pixel_values
         return {
             "input_ids": tokens.input_ids,
             "attention_mask": tokens.attention_mask,
-            "pixel_values": pixels.to(self.device, self.model.dtype),
+            "pixel_values": pixels,
             "texts": inputs["text"],
             "refs": inputs["refs"],
         }
 
-    def forward(self, batch, cosine=False, batch_size=16, **_):
+    def forward(self, batch, cosine=False, batch_size=16):
+        return [self.match(item, cosine, batch_size) for item in batch]
+
+    def match(self, item, cosine: bool, batch_size: int) -> dict:
+        """Match scores of one item's texts against its images (one side has a single entry)."""
         import torch
 
         model = self.model
-        image_embeds = torch.cat(
-            [model.vision_model(pixel_values=p).last_hidden_state for p in batch["pixel_values"].split(batch_size)]
-        )
-        ids, mask = batch["input_ids"], batch["attention_mask"]
+        pixels = item["pixel_values"].to(self.device, self.model.dtype)
+        image_embeds = torch.cat([model.vision_model(pixel_values=p).last_hidden_state for p in pixels.split(batch_size)])
+        ids, mask = item["input_ids"].to(self.device), item["attention_mask"].to(self.device)
         pairs = max(len(ids), len(image_embeds))
         # one side has a single item: pair it with each item of the other side
         pick_text = (lambda i: i) if len(ids) > 1 else (lambda i: 0)
@@ -122,8 +124,8 @@ class ImageTextMatching(VisionTask):
         return {
             "scores": torch.cat(match).tolist(),
             "cosine": torch.cat(similarity).tolist() if cosine else None,
-            "texts": batch["texts"],
-            "refs": batch["refs"],
+            "texts": item["texts"],
+            "refs": item["refs"],
         }
 
     def postprocess(self, out, **_) -> list[dict]:

@@ -6,12 +6,19 @@ the model the way the model cards show (processor -> generate -> decode).
 
 from __future__ import annotations
 
-from ..generation import check_decoding
+from .. import generation as gen
 from ..spec import Input, Param, TaskSpec
+from ..task import Streaming
 from ._vision import DOWNSCALE, VisionTask
 
+# Captioning architectures: BLIP, any vision encoder + text decoder pair, and image-text-to-text models.
+CAPTION_MODELS = (
+    "blip", "vision-encoder-decoder", "blip-2", "git", "pix2struct", "kosmos-2", "instructblip", "llava",
+    "llava_next", "idefics", "idefics2", "idefics3", "paligemma", "florence2", "smolvlm", "qwen2_vl", "qwen2_5_vl",
+)
 
-class ImageToText(VisionTask):
+
+class ImageToText(Streaming, VisionTask):
     spec = TaskSpec(
         name="image-to-text",
         summary="Caption an image; give a text to have the caption continue it.",
@@ -23,11 +30,12 @@ class ImageToText(VisionTask):
         output="text",
         output_help='[{"generated_text": caption}]',
         params=(
-            Param("max_new_tokens", int, 30, "longest caption in tokens"),
-            Param("num_beams", int, None, "beam search width [default: the model's own setting]"),
+            Param("max_new_tokens", int, 30, "longest caption in tokens", min=1),
+            Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1),
             DOWNSCALE,
         ),
         aliases=("image-captioning",),
+        model_types=CAPTION_MODELS,
         modality="multimodal",
         examples=({"image": "cats.png"}, {"image": "cats.png", "text": "a photography of"}),
     )
@@ -57,7 +65,7 @@ class ImageToText(VisionTask):
             self.model = load_model(model_class, self.model_path, self.device)
 
     def validate(self, inputs, params) -> None:
-        check_decoding(params)
+        gen.check_decoding(params)
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):
@@ -66,25 +74,45 @@ class ImageToText(VisionTask):
         image, text = inputs["image"], inputs.get("text")
         if self.encoder_decoder:
             pixel_values = self.image_processor(images=image, return_tensors="pt").pixel_values
-            encoded = {"pixel_values": pixel_values.to(self.device, self.model.dtype)}
+            encoded = {"pixel_values": pixel_values}
             if text:
                 start = self.model.generation_config.decoder_start_token_id
                 if start is None:
                     start = self.model.config.decoder_start_token_id
                 ids = self.tokenizer(text, add_special_tokens=False).input_ids
-                encoded["decoder_input_ids"] = torch.tensor([[start, *ids]], device=self.device)
-            return encoded
-        encoded = self.processor(images=image, text=text, return_tensors="pt").to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
-        return encoded
+                encoded["decoder_input_ids"] = torch.tensor([[start, *ids]])
+            return encoded, text
+        return self.processor(images=image, text=text, return_tensors="pt"), text
 
-    def forward(self, encoded, max_new_tokens=None, num_beams=None, **_):
-        options = {}
+    def _generate_kwargs(self, encoded, max_new_tokens=None, num_beams=None) -> dict:
+        options = {name: value.to(self.device) for name, value in encoded.items()}
+        options["pixel_values"] = options["pixel_values"].to(self.model.dtype)
         if max_new_tokens is not None:
             options["max_new_tokens"] = max_new_tokens
         if num_beams is not None:
             options["num_beams"] = num_beams
-        return self.model.generate(**encoded, **options)
+        return options
+
+    def forward(self, batch, **params):
+        ((encoded, _),) = batch
+        return [self.model.generate(**self._generate_kwargs(encoded, **params))]
+
+    def forward_stream(self, x, emit, **params):
+        encoded, text = x
+        started = False
+
+        def emit_stripped(piece: str) -> None:  # the caption is stripped, so its pieces are too
+            nonlocal started
+            piece = piece if started else piece.lstrip()
+            started = started or bool(piece)
+            if piece:
+                emit(piece)
+
+        decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+        prompt = encoded["decoder_input_ids" if self.encoder_decoder else "input_ids"][0].tolist() if text else []
+        if prompt:
+            emit_stripped(decode(prompt))
+        return gen.stream_generate(self.model.generate, decode, prompt, emit_stripped, **self._generate_kwargs(encoded, **params))
 
     def postprocess(self, output_ids, **_) -> list[dict]:
         text = self.tokenizer.decode(output_ids[0], skip_special_tokens=True)

@@ -60,18 +60,30 @@ class MaskGeneration(VisionTask):
         output="masks",
         output_help="masks at the image's size with predicted IoU scores; -o overlays them",
         params=(
-            Param("points", str, None, "point prompts as x,y in pixels (repeat for more points of one object)", many=True),
-            Param("point_labels", str, None, "per point: 1/foreground or 0/background [default: all foreground]", many=True),
-            Param("boxes", str, None, "box prompts as xmin,ymin,xmax,ymax in pixels (one object per box)", many=True),
+            Param(
+                "points", str, None, "point prompts as x,y in pixels (repeat for more points of one object)", many=True,
+                item="point", stage="preprocess",
+            ),
+            Param(
+                "point_labels", str, None, "per point: 1/foreground or 0/background [default: all foreground]",
+                many=True, stage="preprocess",
+            ),
+            Param(
+                "boxes", str, None, "box prompts as xmin,ymin,xmax,ymax in pixels (one object per box)", many=True,
+                item="box", stage="preprocess",
+            ),
             Param("multimask", bool, True, "three candidate masks per prompt (off: SAM's single best guess)"),
-            Param("points_per_side", int, 16, "no prompt: a grid of this many points per side"),
-            Param("points_per_batch", int, 64, "no prompt: grid points decoded per batch"),
-            Param("pred_iou_thresh", float, 0.88, "no prompt: keep masks with predicted IoU at least this"),
-            Param("stability_score_thresh", float, 0.95, "no prompt: keep masks at least this stable"),
-            Param("nms_thresh", float, 0.7, "no prompt: drop masks overlapping a better one more than this (IoU)"),
+            Param("points_per_side", int, 16, "no prompt: a grid of this many points per side", min=1, stage="preprocess"),
+            Param("points_per_batch", int, 64, "no prompt: grid points decoded per batch", min=1),
+            Param("pred_iou_thresh", float, 0.88, "no prompt: keep masks with predicted IoU at least this", min=0, max=1),
+            Param("stability_score_thresh", float, 0.95, "no prompt: keep masks at least this stable", min=0, max=1),
+            Param(
+                "nms_thresh", float, 0.7, "no prompt: drop masks overlapping a better one more than this (IoU)", min=0, max=1
+            ),
             DOWNSCALE,
         ),
         modality="vision",
+        model_types=("sam", "sam_hq"),
         examples=({"image": "cats.png", "points": ["450,300"]},),
     )
 
@@ -86,12 +98,6 @@ class MaskGeneration(VisionTask):
     # -- prompts ---------------------------------------------------------------------------------
 
     def validate(self, inputs, params) -> None:
-        for name in ("points_per_side", "points_per_batch"):
-            if params[name] is None or params[name] < 1:
-                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
-        for name in ("pred_iou_thresh", "stability_score_thresh", "nms_thresh"):
-            if params[name] is None or not 0.0 <= params[name] <= 1.0:
-                raise InvalidInput(f"{name} must be between 0 and 1, not {params[name]}.")
         coords = _numbers(params["points"], "points")
         if len(coords) % 2:
             raise InvalidInput(f"points must come in x,y pairs; got {len(coords)} numbers.", "Example: --points 450,300")
@@ -162,19 +168,21 @@ class MaskGeneration(VisionTask):
             n = points_per_side
             grid = [[[(i + 0.5) * width / n, (j + 0.5) * height / n]] for j in range(n) for i in range(n)]
             prompt["input_points"] = [grid]
-        encoded = self.processor(images=image, return_tensors="pt", **prompt).to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        return automatic, self.processor(images=image, return_tensors="pt", **prompt)
+
+    def forward(self, batch, **params):
+        ((automatic, encoded),) = batch
+        return [self.segment(automatic, self.on_device(encoded), **params)]
+
+    def segment(self, automatic, encoded, multimask=True, points_per_batch=64, pred_iou_thresh=0.88,
+                stability_score_thresh=0.95, nms_thresh=0.7):
+        """Masks for the prompts, or (automatic) for a grid of points, on one image."""
+        import torch
+
         if "input_points" in encoded:
             encoded["input_points"] = encoded["input_points"].to(self.model.dtype)
         if "input_boxes" in encoded:
             encoded["input_boxes"] = encoded["input_boxes"].to(self.model.dtype)
-        return automatic, encoded
-
-    def forward(self, model_inputs, multimask=True, points_per_batch=64, pred_iou_thresh=0.88,
-                stability_score_thresh=0.95, nms_thresh=0.7, **_):
-        import torch
-
-        automatic, encoded = model_inputs
         sizes = {"original_sizes": encoded.pop("original_sizes"), "reshaped_input_sizes": encoded.pop("reshaped_input_sizes")}
         if not automatic:
             out = self.model(**encoded, multimask_output=multimask)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -15,8 +14,9 @@ class ObjectDetection(VisionTask):
         inputs=(Input("image", "image", help="an image: file path, bytes, base64 or PIL image"),),
         output="boxes",
         output_help="boxes with labels and scores, best first; -o draws them",
+        model_types=("detr", "conditional_detr", "deformable_detr", "deta", "table-transformer", "yolos", "rt_detr", "rt_detr_v2", "dab-detr", "d_fine"),
         params=(
-            Param("threshold", float, 0.9, "keep objects scored at least this (0-1)"),
+            Param("threshold", float, 0.9, "keep objects scored at least this (0-1)", min=0, max=1, stage="postprocess"),
             DOWNSCALE,
         ),
         modality="vision",
@@ -30,12 +30,6 @@ class ObjectDetection(VisionTask):
 
         self.processor = load_processor(AutoImageProcessor, self.model_path)
         self.model = load_model(AutoModelForObjectDetection, self.model_path, self.device)
-
-    def validate(self, inputs, params) -> None:
-        threshold = params["threshold"]
-        if threshold is None or not 0.0 <= threshold <= 1.0:
-            raise InvalidInput(f"threshold must be between 0 and 1, not {threshold}.")
-        super().validate(inputs, params)
 
     def postprocess(self, outputs, threshold=0.9, **_) -> list[dict]:
         outputs, (width, height) = outputs

@@ -27,12 +27,17 @@ class QuestionAnswering(Task):
         output="answer",
         output_help='{"answer", "score", "start", "end"} (a list when top_k > 1)',
         params=(
-            Param("top_k", int, 1, "how many answers, best first"),
-            Param("max_answer_len", int, 15, "longest answer, in tokens"),
-            Param("handle_impossible_answer", bool, False, 'allow "no answer" (an empty answer) when the model says so'),
-            Param("max_seq_len", int, 384, "tokens per window (question + part of the context)"),
-            Param("doc_stride", int, 128, "tokens shared by consecutive windows of a long context"),
-            Param("max_question_len", int, 64, "longest question, in tokens"),
+            Param("top_k", int, 1, "how many answers, best first", min=1, stage="postprocess"),
+            Param("max_answer_len", int, 15, "longest answer, in tokens", min=1, stage="postprocess"),
+            Param(
+                "handle_impossible_answer", bool, False, 'allow "no answer" (an empty answer) when the model says so',
+                stage="postprocess",
+            ),
+            Param("max_seq_len", int, 384, "tokens per window (question + part of the context)", min=1, stage="preprocess"),
+            Param(
+                "doc_stride", int, 128, "tokens shared by consecutive windows of a long context", min=0, stage="preprocess"
+            ),
+            Param("max_question_len", int, 64, "longest question, in tokens", min=1, stage="preprocess"),
         ),
         aliases=("qa",),
         examples=({"question": "Where do I live?", "context": "My name is Wolfgang and I live in Berlin."},),
@@ -123,18 +128,19 @@ class QuestionAnswering(Task):
             allowed.append(mask & encoded["attention_mask"][span].bool())
         return {"context": context, "encoded": encoded, "allowed": torch.stack(allowed), "in_context": torch.stack(in_context)}
 
-    def forward(self, x, **_):
+    def forward(self, batch):
         import torch
 
+        (x,) = batch
         names = [n for n in self.tokenizer.model_input_names if n in x["encoded"]]
         starts, ends = [], []
         total = x["encoded"]["input_ids"].shape[0]
         for first in range(0, total, 16):
-            batch = {n: x["encoded"][n][first : first + 16].to(self.device) for n in names}
-            out = self.model(**batch)
+            windows = {n: x["encoded"][n][first : first + 16].to(self.device) for n in names}
+            out = self.model(**windows)
             starts.append(out.start_logits.float().cpu())
             ends.append(out.end_logits.float().cpu())
-        return x, torch.cat(starts), torch.cat(ends)
+        return [(x, torch.cat(starts), torch.cat(ends))]
 
     def postprocess(self, outputs, top_k=1, max_answer_len=15, handle_impossible_answer=False, **_):
         import torch

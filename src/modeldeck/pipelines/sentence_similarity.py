@@ -17,7 +17,7 @@ class SentenceSimilarity(SentenceEmbedding):
         ),
         output="scores",
         output_help="one cosine score per sentence",
-        params=(Param("batch_size", int, 32, "texts per forward pass"),),
+        params=(Param("batch_size", int, 32, "texts per forward pass", min=1, max=4096),),
         backend="sentence-transformers",
         examples=(
             {
@@ -27,9 +27,11 @@ class SentenceSimilarity(SentenceEmbedding):
         ),
     )
 
-    def forward(self, inputs, batch_size=32, **_):
-        vectors = self.embed([inputs["source_sentence"], *inputs["sentences"]], normalize=True, batch_size=batch_size)
-        return vectors[1:] @ vectors[0]
+    def preprocess(self, inputs, **_):
+        return self.tokenize([inputs["source_sentence"], *inputs["sentences"]])
+
+    def forward(self, batch, batch_size=32):
+        return [vectors[1:] @ vectors[0] for vectors in self.embed_batch(batch, True, batch_size)]
 
     def postprocess(self, scores, **_) -> list[float]:
         return [float(s) for s in scores]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from .. import generation as gen
 from ..spec import Input, Param, TaskSpec
-from ..task import Task
+from ..task import Streaming, Task
 
 
-class Summarization(Task):
+class Summarization(Streaming, Task):
     spec = TaskSpec(
         name="summarization",
         summary="Summarise a text (long texts chunk by chunk, then once more).",
@@ -23,8 +23,8 @@ class Summarization(Task):
         output="text",
         output_help='{"summary_text"}',
         params=(
-            Param("min_length", int, None, "shortest summary, in tokens (default: the model's)"),
-            Param("max_length", int, None, "longest summary, in tokens (default: the model's)"),
+            Param("min_length", int, None, "shortest summary, in tokens (default: the model's)", min=0),
+            Param("max_length", int, None, "longest summary, in tokens (default: the model's)", min=1),
             gen.NUM_BEAMS,
             Param(
                 "long_input", str, "chunk", "text longer than the model's window: summarise it in chunks, or cut it",
@@ -56,8 +56,8 @@ class Summarization(Task):
         super().validate(inputs, params)
         gen.check_decoding(params)
 
-    def summarise(self, texts: list[str], **params) -> list[str]:
-        """One summary per text (each already fits the window)."""
+    def summarise(self, texts: list[str], emit=None, **params) -> list[str]:
+        """One summary per text (each already fits the window); ``emit`` streams a lone text's summary."""
         encoded = self.tokenizer(
             [self.prefix + t for t in texts], truncation=True, max_length=self.window, padding=True, return_tensors="pt"
         ).to(self.device)
@@ -65,23 +65,35 @@ class Summarization(Task):
         floor = self.model.generation_config.min_length or 0
         if params.get("max_length") is not None and params.get("min_length") is None and floor > params["max_length"]:
             kwargs["min_length"] = 0  # a shorter summary than the model's usual minimum was asked for
-        with gen.seeded(params.get("seed")):
-            out = self.model.generate(**encoded, **kwargs)
+        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
+            if emit is None:
+                out = self.model.generate(**encoded, **kwargs)
+            else:
+                decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+                out = gen.stream_generate(self.model.generate, decode, [], emit, **encoded, **kwargs)
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def preprocess(self, inputs, **_):
         return inputs["text"]
 
-    def forward(self, text, long_input="chunk", **params):
+    def forward(self, batch, **params):
+        return [self.summary(text, **params) for text in batch]
+
+    def forward_stream(self, text, emit, **params):
+        return self.summary(text, emit=emit, **params)
+
+    def summary(self, text, long_input="chunk", emit=None, **params):
+        """The summary of one text: at once when it fits the window, else cut or in rounds of chunks;
+        the last pass streams through ``emit``."""
         length = self.count(text)
         if length <= self.budget:
-            return self.summarise([text], **params)[0]
+            return self.summarise([text], emit, **params)[0]
         if long_input == "truncate":
             gen.notice(
                 f"The text is {length} tokens and {self.model_id} reads at most {self.window}: "
                 f"only the first {self.window} were summarised (use long_input='chunk' to summarise it all)."
             )
-            return self.summarise([text], **params)[0]
+            return self.summarise([text], emit, **params)[0]
         pieces, rounds = [text], 0
         while rounds < 4:
             pieces = gen.split_to_fit(" ".join(pieces), self.count, self.budget)
@@ -96,7 +108,7 @@ class Summarization(Task):
             f"The text is {length} tokens, longer than {self.model_id}'s window of {self.window}: "
             f"summarised in {rounds} round(s) of chunks, then once more."
         )
-        return self.summarise([" ".join(pieces)], **params)[0]
+        return self.summarise([" ".join(pieces)], emit, **params)[0]
 
     def postprocess(self, summary, **_):
         return {"summary_text": summary}

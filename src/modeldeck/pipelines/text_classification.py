@@ -14,10 +14,11 @@ class TextClassification(Task):
         inputs=(Input("text", "text", help="the text to classify"),),
         output="labels",
         output_help="labels with scores, best first",
-        params=(Param("top_k", int, None, "how many labels to return (default: all)"),),
+        params=(Param("top_k", int, None, "how many labels to return (default: all)", min=1, stage="postprocess"),),
         aliases=("sentiment-analysis", "sentiment"),
         examples=({"text": "I love this movie, it was wonderful!"},),
     )
+    max_batch_size = 32
 
     def load(self) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -28,10 +29,14 @@ class TextClassification(Task):
         self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
 
     def preprocess(self, inputs, **_):
-        return self.tokenizer(inputs["text"], truncation=True, return_tensors="pt").to(self.device)
+        return dict(self.tokenizer(inputs["text"], truncation=True))
 
-    def forward(self, encoded, **_):
-        return self.model(**encoded).logits[0].float()
+    def cost(self, item) -> int:
+        return len(item["input_ids"])
+
+    def forward(self, batch):
+        encoded = self.tokenizer.pad(batch, return_tensors="pt").to(self.device)
+        return list(self.model(**encoded).logits.float().cpu())
 
     def postprocess(self, logits, top_k=None, **_) -> list[dict]:
         config = self.model.config

@@ -13,10 +13,10 @@ from typing import Any
 from .. import generation as gen
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
-from ..task import Task
+from ..task import Streaming, Task
 
 
-class TextGeneration(Task):
+class TextGeneration(Streaming, Task):
     spec = TaskSpec(
         name="text-generation",
         summary="Continue a prompt with a language model (GPT-2, OPT...); tokens stream as they are made.",
@@ -25,10 +25,10 @@ class TextGeneration(Task):
         output="text",
         output_help='[{"generated_text"}], one per sequence',
         params=(
-            Param("max_new_tokens", int, 50, "how many tokens to add"),
+            Param("max_new_tokens", int, 50, "how many tokens to add", min=1),
             *gen.SAMPLING_PARAMS,
-            Param("num_return_sequences", int, 1, "how many continuations (more than one turns sampling on)"),
-            Param("return_full_text", bool, True, "start generated_text with the prompt"),
+            Param("num_return_sequences", int, 1, "how many continuations (more than one turns sampling on)", min=1),
+            Param("return_full_text", bool, True, "start generated_text with the prompt", stage="postprocess"),
         ),
         examples=({"text": "Once upon a time,"},),
     )
@@ -64,15 +64,22 @@ class TextGeneration(Task):
                 f"The prompt is {length} tokens and {self.model_id} reads at most {self.window}: "
                 f"generating {room} new tokens instead of {max_new_tokens}."
             )
-        return {"text": inputs["text"], "encoded": encoded.to(self.device), "max_new_tokens": min(max_new_tokens, room)}
+        return {"text": inputs["text"], "encoded": dict(encoded), "max_new_tokens": min(max_new_tokens, room)}
 
     def _generate_kwargs(self, x: dict, params: dict) -> dict[str, Any]:
         kwargs = gen.decoding_kwargs({**params, "max_new_tokens": x["max_new_tokens"]})
-        return {**x["encoded"], **kwargs, "pad_token_id": self.pad_token_id}
+        encoded = {name: value.to(self.device) for name, value in x["encoded"].items()}
+        return {**encoded, **kwargs, "pad_token_id": self.pad_token_id}
 
-    def forward(self, x, **params):
-        with gen.seeded(params.get("seed")):
-            sequences = self.model.generate(**self._generate_kwargs(x, params))
+    def forward(self, batch, **params):
+        (x,) = batch
+        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
+            return [(x, self.model.generate(**self._generate_kwargs(x, params)))]
+
+    def forward_stream(self, x, emit, **params):
+        prompt_ids = x["encoded"]["input_ids"][0].tolist()
+        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
+            sequences = gen.stream_generate(self.model.generate, self._decode, prompt_ids, emit, **self._generate_kwargs(x, params))
         return x, sequences
 
     def _decode(self, ids) -> str:
@@ -95,24 +102,16 @@ class TextGeneration(Task):
 
         With several return sequences, each whole sequence comes as one piece (separated by blank lines).
         """
-        import torch
-
         bound, params = self.spec.bind(inputs, kwargs)
         self.check(bound, params)
         self.validate(bound, params)
         if params["num_return_sequences"] != 1:
-            results = self(bound, **params)
-            for i, result in enumerate(results):
+            for i, result in enumerate(self(bound, **params)):
                 yield ("\n\n" if i else "") + result["generated_text"]
             return
-        with torch.inference_mode():
-            x = self.preprocess(bound, **params)
         if params["return_full_text"]:
-            yield x["text"]
-        prompt_ids = x["encoded"]["input_ids"][0].tolist()
-        yield from gen.stream_generate(
-            self.model.generate, self._decode, prompt_ids, seed=params.get("seed"), **self._generate_kwargs(x, params)
-        )
+            yield bound["text"]
+        yield from super().stream(bound, **params)
 
 
 TASK = TextGeneration

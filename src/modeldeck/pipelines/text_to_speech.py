@@ -9,11 +9,13 @@ own, and the pieces are joined with a short pause.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, MissingDependency, require
+from ..generation import seeded
 from ..spec import Input, Param, TaskSpec
 from ..task import Task
 
@@ -47,13 +49,16 @@ class TextToSpeech(Task):
         output="audio",
         output_help='{"audio": float32 samples, "sampling_rate": int}',
         params=(
-            Param("speed", float, 1.0, "speaking rate: 2.0 is twice as fast, 0.5 half as fast"),
-            Param("seed", int, None, "random seed, for the same waveform every time (VITS)"),
-            Param("variation", float, 1.0, "how much the voice varies: 1 is its own, 0 the same speech every time"),
-            Param("speaker", int, None, "speaker id, for voices with several speakers"),
-            Param("sentence_silence", float, 0.2, "seconds of silence between sentences"),
+            Param("speed", float, 1.0, "speaking rate: 2.0 is twice as fast, 0.5 half as fast", min=0.1, max=10),
+            Param("seed", int, None, "random seed, for the same waveform every time (VITS)", min=0, max=2**63 - 1),
+            Param(
+                "variation", float, 1.0, "how much the voice varies: 1 is its own, 0 the same speech every time", min=0, max=2
+            ),
+            Param("speaker", int, None, "speaker id, for voices with several speakers", min=0),
+            Param("sentence_silence", float, 0.2, "seconds of silence between sentences", min=0, max=10, stage="postprocess"),
         ),
         aliases=("text-to-audio", "tts"),
+        model_types=("vits",),  # Piper voices have no config.json and are found by their .onnx.json
         modality="audio",
         examples=({"text": "Hello! modeldeck speaks, even offline."},),
     )
@@ -86,24 +91,17 @@ class TextToSpeech(Task):
         self.model = load_model(VitsModel, self.model_path, self.device)
         self.sampling_rate = int(self.model.config.sampling_rate)
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
-        super().validate(inputs, params)
-        speed = params.get("speed")
-        if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not 0.1 <= speed <= 10:
-            raise InvalidInput(f"speed must be a number from 0.1 to 10, not {speed!r}.", "1.0 is the voice's own pace.")
-        silence = params.get("sentence_silence")
-        if not isinstance(silence, (int, float)) or not 0 <= silence <= 10:
-            raise InvalidInput(f"sentence_silence must be from 0 to 10 seconds, not {silence!r}.")
-        if not 0 <= params["variation"] <= 2:
-            raise InvalidInput(f"variation must be from 0 to 2, not {params['variation']}.", "1 is the voice's own.")
-
     def preprocess(self, inputs, **_) -> list[str]:
         sentences = split_sentences(inputs["text"])
         if not any(re.search(r"\w", s) for s in sentences):
             raise InvalidInput("The text has nothing to speak (no letters or digits).", "Give some words.")
         return sentences
 
-    def forward(self, sentences, speed=1.0, seed=None, speaker=None, variation=1.0, **_) -> list:
+    def forward(self, batch, **params) -> list:
+        return [self.speak(sentences, **params) for sentences in batch]
+
+    def speak(self, sentences, speed=1.0, seed=None, speaker=None, variation=1.0) -> list:
+        """One waveform per sentence."""
         if self.backend == "piper":
             from ..backends.piper import synthesize
 
@@ -114,22 +112,21 @@ class TextToSpeech(Task):
         return self._vits(sentences, speed, seed, speaker, variation)
 
     def _vits(self, sentences, speed, seed, speaker, variation=1.0) -> list:
-        import torch
-
         speakers = int(self.model.config.num_speakers or 1)
         if speaker is not None and not 0 <= speaker < speakers:
             raise InvalidInput(
                 f"This model has {speakers} speaker{'s' if speakers != 1 else ''}; there is no speaker {speaker}.",
                 f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.",
             )
-        self.model.speaking_rate = float(speed)
+        # VITS reads its rate and noise from attributes of the model: set them on a shallow copy (same
+        # weights), so a call's settings never show through to another call.
+        model = copy.copy(self.model)
         config = self.model.config
-        self.model.noise_scale = config.noise_scale * variation
-        self.model.noise_scale_duration = config.noise_scale_duration * variation
+        model.speaking_rate = float(speed)
+        model.noise_scale = config.noise_scale * variation
+        model.noise_scale_duration = config.noise_scale_duration * variation
         waves = []
-        with torch.random.fork_rng(devices=[]):  # a seed here leaves the caller's random state alone
-            if seed is not None:
-                torch.manual_seed(seed)
+        with seeded(seed):  # VITS draws its noise from torch's global generator
             for sentence in sentences:
                 try:
                     encoded = self.tokenizer(sentence, return_tensors="pt")
@@ -142,7 +139,7 @@ class TextToSpeech(Task):
                     continue
                 encoded = encoded.to(self.device)
                 kwargs = {"speaker_id": speaker} if speaker is not None and speakers > 1 else {}
-                waveform = self.model(**encoded, **kwargs).waveform[0]
+                waveform = model(**encoded, **kwargs).waveform[0]
                 waves.append(waveform.float().cpu().numpy())
         return waves
 

@@ -20,7 +20,7 @@ import warnings
 from .. import generation as gen
 from ..errors import InvalidInput, closest
 from ..spec import Info, Input, Param, TaskSpec
-from ..task import Task
+from ..task import Streaming, Task
 
 # Language-code token formats: (pattern of the token, code shown to users from the token).
 CODE_FORMATS = (
@@ -31,7 +31,7 @@ CODE_FORMATS = (
 MARIAN_TARGET = re.compile(r"^>>([\w-]+)<<$")
 
 
-class Translation(Task):
+class Translation(Streaming, Task):
     spec = TaskSpec(
         name="translation",
         summary="Translate text (NLLB-200: 200 languages by FLORES code; Marian opus-mt pairs).",
@@ -139,7 +139,7 @@ class Translation(Task):
             text = f">>{tgt_lang}<< {text}"
         return text
 
-    def _translate(self, texts: list[str], src_lang=None, tgt_lang=None, **params) -> list[str]:
+    def _translate(self, texts: list[str], src_lang=None, tgt_lang=None, emit=None, **params) -> list[str]:
         kwargs = gen.decoding_kwargs({**params, "do_sample": False})
         with self.lock:
             if self.multilingual:
@@ -151,7 +151,12 @@ class Translation(Task):
             room = 2 * encoded["input_ids"].shape[1] + 16
             if room > (self.model.generation_config.max_length or 0):
                 kwargs["max_new_tokens"] = min(room, self.window)
-        out = self.model.generate(**encoded.to(self.device), **kwargs)
+        encoded = encoded.to(self.device)
+        if emit is None:
+            out = self.model.generate(**encoded, **kwargs)
+        else:
+            decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+            out = gen.stream_generate(self.model.generate, decode, [], emit, **encoded, **kwargs)
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def _default_source(self) -> str:
@@ -160,11 +165,19 @@ class Translation(Task):
                 return code
         return sorted(self.code_tokens)[0]
 
-    def forward(self, text, **params):
+    def forward(self, batch, **params):
+        return [self.translation(text, **params) for text in batch]
+
+    def forward_stream(self, text, emit, **params):
+        return self.translation(text, emit, **params)
+
+    def translation(self, text, emit=None, **params) -> str:
+        """One text translated: at once when it fits the window, else in sentence groups (each group's
+        translation emitted as it is done)."""
         budget = self.window - gen.special_token_count(self.tokenizer)
         length = self.count(text)
         if length <= budget:
-            return self._translate([text], **params)[0]
+            return self._translate([text], emit=emit, **params)[0]
         prefix = ""
         if self.marian_targets:
             prefix, text = text.split(" ", 1)
@@ -177,8 +190,11 @@ class Translation(Task):
         )
         out = []
         for first in range(0, len(pieces), 8):
-            out += self._translate([prefix + p for p in pieces[first : first + 8]], **params)
-        return " ".join(t.strip() for t in out)
+            done = [t.strip() for t in self._translate([prefix + p for p in pieces[first : first + 8]], **params)]
+            if emit is not None:
+                emit((" " if out else "") + " ".join(done))
+            out += done
+        return " ".join(out)
 
     def postprocess(self, translation, **_):
         return {"translation_text": translation}

@@ -24,11 +24,12 @@ class VisualQuestionAnswering(VisionTask):
         output="answer",
         output_help='[{"answer": text, "score": probability of that answer}]',
         params=(
-            Param("max_new_tokens", int, 20, "longest answer in tokens"),
-            Param("num_beams", int, None, "beam search width [default: the model's own setting]"),
+            Param("max_new_tokens", int, 20, "longest answer in tokens", min=1),
+            Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1),
             DOWNSCALE,
         ),
         aliases=("vqa",),
+        model_types=("blip",),
         modality="multimodal",
         examples=({"image": "cats.png", "question": "how many cats are there?"},),
     )
@@ -54,17 +55,17 @@ class VisualQuestionAnswering(VisionTask):
     def preprocess(self, inputs, **_):
         encoded = self.processor(
             images=inputs["image"], text=inputs["question"], truncation=True, max_length=self.text_limit(), return_tensors="pt"
-        ).to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
+        )
         return encoded
 
-    def forward(self, encoded, max_new_tokens=None, num_beams=None, **_):
+    def forward(self, batch, max_new_tokens=None, num_beams=None):
+        (encoded,) = batch
         options = {"output_scores": True, "return_dict_in_generate": True}
         if max_new_tokens is not None:
             options["max_new_tokens"] = max_new_tokens
         if num_beams is not None:
             options["num_beams"] = num_beams
-        return self.model.generate(**encoded, **options)
+        return [self.model.generate(**self.on_device(encoded), **options)]
 
     def postprocess(self, generated, **_) -> list[dict]:
         """The answer, scored as the probability the model gives it: the product of each generated

@@ -28,10 +28,17 @@ class ZeroShotAudioClassification(Task):
         output="labels",
         output_help="your labels with probabilities summing to 1, best first",
         params=(
-            Param("candidate_labels", str, None, "the labels to choose from (comma-separated or repeated)", many=True),
-            Param("hypothesis_template", str, "This is a sound of {}.", "the sentence each label is put into"),
+            Param(
+                "candidate_labels", str, None, "the labels to choose from (comma-separated or repeated)", many=True,
+                stage="preprocess",
+            ),
+            Param(
+                "hypothesis_template", str, "This is a sound of {}.", "the sentence each label is put into",
+                stage="preprocess",
+            ),
         ),
         aliases=("audio-zero-shot-classification",),
+        model_types=("clap",),
         modality="audio",
         examples=({"audio": "sound.wav", "candidate_labels": ["speech", "dog barking", "music"]},),
     )
@@ -79,13 +86,16 @@ class ZeroShotAudioClassification(Task):
         features = extractor(windows, sampling_rate=rate, return_tensors="pt")
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
         tokens = self.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
-        return features.to(self.device), tokens.to(self.device)
+        return features, tokens
 
-    def forward(self, encoded, **_):
+    def forward(self, batch):
+        return [self.classify(features.to(self.device), tokens.to(self.device)) for features, tokens in batch]
+
+    def classify(self, features, tokens):
+        """Label probabilities for one clip's windows (features) and the label sentences (tokens)."""
         import torch
         import torch.nn.functional as F
 
-        features, tokens = encoded
         count = next(iter(features.values())).shape[0]
         # A few windows per pass, so an hour of audio does not need an hour's activations at once.
         audio = torch.cat([
@@ -95,7 +105,7 @@ class ZeroShotAudioClassification(Task):
         audio = F.normalize(audio.mean(dim=0, keepdim=True), dim=-1)
         text = self.model.get_text_features(**tokens).pooler_output
         logits = audio @ text.T * self.model.logit_scale_a.exp()
-        return logits[0].float().softmax(-1)
+        return logits[0].float().softmax(-1).cpu()
 
     def postprocess(self, probs, candidate_labels=(), **_) -> list[dict]:
         scored = [{"label": label, "score": float(p)} for label, p in zip(candidate_labels, probs)]

@@ -16,8 +16,12 @@ class ZeroShotImageClassification(VisionTask):
         output="labels",
         output_help="your labels with probabilities, best first",
         params=(
-            Param("candidate_labels", str, None, "the labels to choose from (repeat, or separate with commas)", many=True),
-            Param("hypothesis_template", str, "a photo of {}.", "the sentence each label is put in; {} is the label"),
+            Param("candidate_labels", str, None, "the labels to choose from (repeat, or separate with commas)", many=True,
+                  stage="preprocess"),
+            Param(
+                "hypothesis_template", str, "a photo of {}.", "the sentence each label is put in; {} is the label",
+                stage="preprocess",
+            ),
             DOWNSCALE,
         ),
         modality="multimodal",
@@ -55,12 +59,11 @@ class ZeroShotImageClassification(VisionTask):
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="a photo of {}.", **_):
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
         padding = dict(padding="max_length", max_length=64, truncation=True) if self.sigmoid else dict(padding=True, truncation=True, max_length=self.text_limit())
-        encoded = self.processor(text=texts, images=inputs["image"], return_tensors="pt", **padding).to(self.device)
-        encoded["pixel_values"] = encoded["pixel_values"].to(self.model.dtype)
-        return encoded
+        return self.processor(text=texts, images=inputs["image"], return_tensors="pt", **padding)
 
-    def forward(self, encoded, **_):
-        return self.model(**encoded).logits_per_image[0].float()
+    def forward(self, batch):
+        (encoded,) = batch
+        return [self.model(**self.on_device(encoded)).logits_per_image[0].float().cpu()]
 
     def postprocess(self, logits, candidate_labels=(), **_) -> list[dict]:
         scores = logits.sigmoid() if self.sigmoid else logits.softmax(-1)

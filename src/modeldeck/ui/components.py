@@ -664,6 +664,7 @@ OUTPUTS: dict[str, Callable[[TaskSpec], OutputView]] = {
     "vectors": _vectors_view,
     "fill-mask": _fill_mask_view,
     "text": _text_view,
+    "message": _text_view,  # a chat reply: its content
     "answer": _answer_view,
     "audio": _audio_view,
     "transcript": _transcript_view,

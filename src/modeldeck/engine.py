@@ -1,0 +1,291 @@
+"""One engine per loaded model: a request queue, futures, dynamic batching and a single device worker.
+
+Callers (threads of the UI, of Python code, of anything serving requests) preprocess
+their own items, then submit them here. The worker takes the oldest request,
+gathers queued requests with the same forward parameters up to the task's
+batch limit and token budget, waits at most ``batch_wait`` seconds for callers
+that are still preparing theirs, and runs one forward pass for all of them.
+Each caller gets exactly its own output.
+
+The model step of a request runs in a copy of the caller's context, so the
+caller's progress listener is reached from the worker; notices raised during a
+forward pass are collected and handed back to each caller of that batch.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import notices
+from .errors import InvalidInput, ModeldeckError
+
+DEFAULT_BATCH_WAIT_MS = 5.0
+DEFAULT_BATCH_TOKENS = 16384
+
+
+def batch_wait_from_env() -> float:
+    """``MODELDECK_BATCH_WAIT_MS`` in seconds (0 turns batching off)."""
+    raw = os.environ.get("MODELDECK_BATCH_WAIT_MS", "").strip()
+    if not raw:
+        return DEFAULT_BATCH_WAIT_MS / 1000
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10_000:
+        raise InvalidInput(f"MODELDECK_BATCH_WAIT_MS={raw!r} is not a number of milliseconds from 0 to 10000.")
+    return value / 1000
+
+
+class EngineClosed(ModeldeckError, RuntimeError):
+    """The model was unloaded while a request waited for it."""
+
+
+@dataclass(eq=False)
+class Request:
+    """One item waiting for the device: its forward parameters, cost in tokens and future."""
+
+    item: Any
+    params: dict[str, Any]
+    key: Any
+    cost: int = 1
+    solo: bool = False  # never batched with others (sampled generation, streaming jobs)
+    job: Callable[[], Any] | None = None  # a whole job run on the worker instead of forward([item])
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    future: Future = field(default_factory=Future)
+
+
+def params_key(params: dict[str, Any]) -> Any:
+    """A hashable key for a dict of parameters (lists become tuples)."""
+
+    def freeze(value):
+        if isinstance(value, dict):
+            return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+        if isinstance(value, (list, tuple)):
+            return tuple(freeze(v) for v in value)
+        try:
+            hash(value)
+            return value
+        except TypeError:
+            return repr(value)
+
+    return freeze(params)
+
+
+class Engine:
+    """Runs ``forward(batch, **params)`` for one loaded model on a single worker thread."""
+
+    def __init__(
+        self,
+        forward: Callable[..., list],
+        *,
+        name: str = "model",
+        max_batch_size: int = 1,
+        max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        batch_wait: float | None = None,
+    ):
+        self.forward = forward
+        self.name = name
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.max_batch_tokens = max_batch_tokens
+        self.batch_wait = batch_wait_from_env() if batch_wait is None else batch_wait
+        self.stats: Counter = Counter()  # forward_passes, items, batched_items; batch sizes under ("size", n)
+        self._pending: deque[Request] = deque()
+        self._arriving = 0  # callers preparing items they are about to submit
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name=f"modeldeck-engine[{name}]", daemon=True)
+        self._thread.start()
+
+    # -- callers --------------------------------------------------------------------------------
+
+    def arriving(self, count: int = 1) -> _Arrival:
+        """``with engine.arriving(n):`` tells the worker n items are being prepared, worth waiting for."""
+        return _Arrival(self, count)
+
+    def submit(self, requests: list[Request]) -> list[Future]:
+        """Queue requests (together, so they can share a pass); their futures give the outputs."""
+        with self._cond:
+            if self._closed:
+                raise EngineClosed(f"{self.name} was unloaded.", "Call again: it loads anew.")
+            self._pending.extend(requests)
+            self._cond.notify_all()
+        return [r.future for r in requests]
+
+    def call(self, item: Any, params: dict[str, Any], cost: int = 1, solo: bool = False) -> Any:
+        """Forward one item and wait for its output (notices from the pass are re-told here)."""
+        request = Request(item, params, params_key(params), cost, solo)
+        return self.result(self.submit([request])[0])
+
+    @staticmethod
+    def result(future: Future) -> Any:
+        output, told = future.result()
+        for message in told:
+            notices.notice(message)
+        return output
+
+    def stream(self, job: Callable[[Callable[[Any], None]], Any]) -> Iterator[Any]:
+        """Run ``job(emit)`` on the worker and yield what it emits as it emits it.
+
+        Closing the iterator early (a client that went away) makes the next
+        ``emit`` raise, which stops the job.
+        """
+        import queue
+
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+        cancelled = threading.Event()
+
+        def emit(piece: Any) -> None:
+            if cancelled.is_set():
+                raise _Cancelled()
+            pieces.put(piece)
+
+        def run():
+            try:
+                return job(emit)
+            finally:
+                pieces.put(done)
+
+        request = Request(None, {}, None, solo=True, job=run)
+        future = self.submit([request])[0]
+        try:
+            while True:
+                piece = pieces.get()
+                if piece is done:
+                    break
+                yield piece
+            self.result(future)  # raises the job's error, re-tells its notices
+        finally:
+            cancelled.set()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    def close(self) -> None:
+        """Stop the worker after the pass in progress; queued requests fail with EngineClosed."""
+        with self._cond:
+            self._closed = True
+            left = list(self._pending)
+            self._pending.clear()
+            self._cond.notify_all()
+        for request in left:
+            request.future.set_exception(EngineClosed(f"{self.name} was unloaded.", "Call again: it loads anew."))
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=60)
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def _take(self) -> list[Request] | None:
+        """The next batch: the oldest request and compatible ones, waiting briefly for arrivals."""
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            first = self._pending.popleft()
+            batch = [first]
+            if first.solo or first.job is not None or self.max_batch_size == 1 or self.batch_wait <= 0:
+                return batch
+            deadline = time.monotonic() + self.batch_wait
+            while True:
+                self._gather(batch)
+                full = len(batch) >= self.max_batch_size
+                left = deadline - time.monotonic()
+                if full or left <= 0 or self._arriving <= 0 or self._closed:
+                    return batch
+                self._cond.wait(left)
+
+    def _gather(self, batch: list[Request]) -> None:
+        """Move queued requests that can share ``batch``'s pass into it (within size and token budget)."""
+        key = batch[0].key
+        longest = max(r.cost for r in batch)
+        for request in list(self._pending):
+            if len(batch) >= self.max_batch_size:
+                return
+            if request.solo or request.job is not None or request.key != key:
+                continue
+            longest_with = max(longest, request.cost)
+            if longest_with * (len(batch) + 1) > self.max_batch_tokens:
+                continue
+            self._pending.remove(request)
+            batch.append(request)
+            longest = longest_with
+
+    def _work(self) -> None:
+        import torch
+
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            with torch.inference_mode():
+                if batch[0].job is not None:
+                    self._run_job(batch[0])
+                else:
+                    self._run(batch)
+
+    def _run_job(self, request: Request) -> None:
+        told: list[str] = []
+        try:
+            output = request.context.run(_collecting, told, request.job)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            request.future.set_exception(e)
+        else:
+            request.future.set_result((output, told))
+
+    def _run(self, batch: list[Request]) -> None:
+        told: list[str] = []
+        items = [r.item for r in batch]
+        self.stats["forward_passes"] += 1
+        self.stats["items"] += len(batch)
+        self.stats[("size", len(batch))] += 1
+        try:
+            # A single request runs in its caller's context (its progress listener); a batch in the first's.
+            outputs = batch[0].context.run(_collecting, told, lambda: self.forward(items, **batch[0].params))
+            if len(outputs) != len(items):
+                raise RuntimeError(f"forward returned {len(outputs)} outputs for {len(items)} items")
+        except BaseException as e:  # noqa: BLE001
+            if len(batch) > 1:  # find the item at fault: the others still get their answers
+                self.stats["retried_alone"] += len(batch)
+                for request in batch:
+                    self._run([request])
+                return
+            batch[0].future.set_exception(e)
+            return
+        for request, output in zip(batch, outputs):
+            request.future.set_result((output, told))
+
+
+class _Cancelled(Exception):
+    """The reader of a stream went away."""
+
+
+class _Arrival:
+    def __init__(self, engine: Engine, count: int):
+        self.engine, self.count = engine, count
+
+    def __enter__(self):
+        with self.engine._cond:
+            self.engine._arriving += self.count
+        return self
+
+    def __exit__(self, *exc):
+        with self.engine._cond:
+            self.engine._arriving -= self.count
+            self.engine._cond.notify_all()
+
+
+def _collecting(told: list[str], fn: Callable[[], Any]) -> Any:
+    with notices.listening(on_notice=told.append):
+        return fn()

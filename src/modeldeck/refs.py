@@ -1,0 +1,76 @@
+"""Model references: parsing ``org/name@revision`` or a folder, and models inside repos of many.
+
+Shared by ``hub`` (finding models) and ``download`` (fetching them), so neither imports the other's
+internals: hub -> download -> refs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidModelId, ModelNotAvailable
+
+_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}(?:/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed model reference: a hub id and revision, or a local folder."""
+
+    id: str
+    revision: str | None = None
+    path: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        text = str(text).strip()
+        if not text:
+            raise InvalidModelId("The model name is empty.", "Give a hub id like 'org/name' or a folder.")
+        path = Path(text).expanduser()
+        if text.startswith((".", "/", "~")) or path.is_dir():
+            if not path.is_dir():
+                raise ModelNotAvailable(f"No model folder at {path}.", "Check the path, or give a hub id.")
+            return cls(id=str(path.resolve()), path=path.resolve())
+        model_id, _, revision = text.partition("@")
+        if "@" in text and not revision:
+            raise InvalidModelId(f"{text!r} has an empty revision after '@'.", "Write 'org/name@revision'.")
+        if not _ID.match(model_id) or ".." in model_id or "--" in model_id:
+            raise InvalidModelId(
+                f"{text!r} is not a valid model id.",
+                "Hub ids look like 'org/name' or 'org/name@revision', with letters, digits, '-', '_' and '.'.",
+            )
+        return cls(id=model_id, revision=revision or None)
+
+    def __str__(self) -> str:
+        return f"{self.id}@{self.revision}" if self.revision else self.id
+
+
+# Models whose PyTorch weights live in another hub repo: id -> (repo, the repo files that model uses).
+# DALL·E Mini/Mega are JAX checkpoints; modeldeck runs the min-dalle port's weights (backends/min_dalle.py).
+REPO_ALIASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dalle-mini/dalle-mini": (
+        "kuprel/min-dalle", ("config.json", "encoder_mini.pt", "decoder_mini.pt", "vocab_mini.json", "merges_mini.txt",
+                             "detoker.pt"),
+    ),
+    "dalle-mini/dalle-mega": (
+        "kuprel/min-dalle", ("config.json", "encoder.pt", "decoder.pt", "vocab.json", "merges.txt", "detoker.pt"),
+    ),
+}
+
+
+def split_subpath(model_id: str) -> tuple[str, str | None]:
+    """'org/repo/name' (one model inside a repo of many, like rhasspy/piper-voices) -> ('org/repo', 'name');
+    an aliased id (``REPO_ALIASES``) -> (the repo holding its weights, None)."""
+    if model_id in REPO_ALIASES:
+        return REPO_ALIASES[model_id][0], None
+    parts = model_id.split("/")
+    return ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (model_id, None)
+
+
+def find_in_snapshot(snapshot: Path, name: str) -> Path | None:
+    """The folder holding ``name.*`` (e.g. en_US-joe-medium.onnx) inside a repo snapshot."""
+    for file in sorted(snapshot.rglob(f"{name}.*")):
+        return file.parent
+    return None

@@ -62,29 +62,50 @@ def stop(process: subprocess.Popen) -> str:
 
 
 @pytest.fixture(scope="session")
-def ui_server():
-    """`python -m modeldeck ui --port N`: yields its printed address."""
+def ui_server_and_log(tmp_path_factory):
+    """`python -m modeldeck ui --port N`, its output going to a log file: yields (address, log path)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modeldeck", "ui", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ),
-    )
-    address, lines = None, []
+    log = tmp_path_factory.mktemp("ui-server") / "server.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modeldeck", "ui", "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    address = None
     deadline = time.monotonic() + 120
     while address is None and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if not line and process.poll() is not None:
-            raise AssertionError(f"modeldeck ui exited with {process.returncode}: {''.join(lines)}")
-        found = re.search(r"modeldeck UI: (http://\S+)", line)
+        found = re.search(r"modeldeck UI: (http://\S+)", log.read_text())
         address = found.group(1) if found else None
-    assert address == f"http://127.0.0.1:{port}/", address
+        if address is None and process.poll() is not None:
+            raise AssertionError(f"modeldeck ui exited with {process.returncode}: {log.read_text()}")
+        time.sleep(0.2)
+    assert address == f"http://127.0.0.1:{port}/", (address, log.read_text())
     wait_http(address, process=process)
-    yield address
+    yield address, log
     stop(process)
+
+
+@pytest.fixture(scope="session")
+def ui_server(ui_server_and_log):
+    """The address of a running `modeldeck ui`."""
+    return ui_server_and_log[0]
+
+
+@pytest.fixture
+def ui_log(ui_server_and_log):
+    """``ui_log()``: what the UI server has logged since this test began."""
+    log = ui_server_and_log[1]
+    start = log.stat().st_size
+
+    def since() -> str:
+        with log.open("rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace")
+
+    return since
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -128,3 +149,47 @@ def page(browser, ui_server, request):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory):
+    """A UI with the chat tab whose runner records each conversation it is sent: (address, record file)."""
+    record = tmp_path_factory.mktemp("chat") / "sent.jsonl"
+    record.touch()
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.ui.chat_server", str(port), str(record)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+        cwd=Path(__file__).parents[2],
+    )
+    address = f"http://127.0.0.1:{port}/"
+    wait_http(address, process=process)
+    yield address, record
+    stop(process)
+
+
+@pytest.fixture
+def open_page(browser, request):
+    """``open_page(address)``: a fresh browser session (its own cookies and storage) on ``address``."""
+    contexts = []
+
+    def open_one(address: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            ("http://127.0.0.1", "data:", "blob:")) else route.abort())
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(address)
+        return page
+
+    yield open_one
+    report = getattr(request.node, "report_call", None)
+    for n, context in enumerate(contexts):
+        if report is not None and report.failed and context.pages:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            context.pages[0].screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}.png"), full_page=True)
+        context.close()

@@ -27,7 +27,7 @@ def no_progress(*args, **kwargs):
 
 def run_tab(app, task, inputs, params=None, model=None):
     tab = app.modeldeck_tabs[task]
-    return tab.handler(tab.values(inputs, params, model), progress=no_progress)
+    return tab.call(tab.values(inputs, params, model), progress=no_progress)
 
 
 def test_building_and_serving_the_app_does_not_import_torch():
@@ -107,7 +107,7 @@ from modeldeck.ui.app import build_app
 app = build_app(["sentence-similarity", "text-to-speech", "automatic-speech-recognition", "object-detection"])
 def run(task, inputs, params=None):
     tab = app.modeldeck_tabs[task]
-    return tab.handler(tab.values(inputs, params), progress=lambda *a, **k: None)
+    return tab.call(tab.values(inputs, params), progress=lambda *a, **k: None)
 table = run("sentence-similarity", {"source_sentence": "A man is eating food.",
             "sentences": "A man is riding a horse.\\nA man is eating a piece of bread."})
 print("TOP", table["candidate"][0])
@@ -125,9 +125,6 @@ except gr.Error as error:
 
 @pytest.mark.real_weights
 def test_fresh_offline_machine_runs_bundled_models_and_explains_the_rest(empty_cache, tmp_path):
-    needed = {"text-to-speech", "automatic-speech-recognition", "object-detection"}
-    if not needed <= set(registry()):
-        pytest.skip(f"waiting for tasks {sorted(needed - set(registry()))} to be registered")
     code = f"WAV = {str(tmp_path / 'speech.wav')!r}\n" + FRESH_MACHINE
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -160,29 +157,186 @@ def test_do_sample_left_unset_lets_seed_and_several_sequences_work(app):
         app, "text-generation", {"text": "Once upon a time"}, {**greedy, "seed": 5})  # off: greedy whatever the seed
 
 
-def test_chat_takes_a_pasted_conversation(app, monkeypatch):
-    import json
+class Recorder:
+    """Stands in for modeldeck.load: the real runner, recording what the page sends it.
+
+    ``stream=False`` hides the runner's ``stream`` (the page must then make one plain call).
+    """
+
+    def __init__(self, monkeypatch, stream=True):
+        import modeldeck
+
+        self.real_load, self.seen, self.streamed = modeldeck.load, [], []
+        self.stream = stream
+        monkeypatch.setattr(modeldeck, "load", self.load)
+
+    def load(self, *args, **kwargs):
+        runner = self.real_load(*args, **kwargs)
+        recorder = self
+
+        class Runner:
+            def __call__(self, inputs, **params):
+                recorder.seen.append(inputs)
+                return runner(inputs, **params)
+
+        if self.stream and hasattr(runner, "stream"):
+            def stream(inputs, **params):
+                recorder.seen.append(inputs)
+                for piece in runner.stream(inputs, **params):
+                    recorder.streamed.append(piece)
+                    yield piece
+
+            Runner.stream = staticmethod(stream)
+        return Runner()
+
+
+def chat(tab, text, history, **params):
+    """Every state the chat window passes through for one message, and the last one."""
+    states = list(tab.send(text, history, *tab.values(params)))
+    return states, states[-1][0]
+
+
+def texts(history):
+    from modeldeck.ui.chat import conversation
+
+    return [(t["role"], t["content"]) for t in conversation(history)]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streaming", "plain-call"])
+def test_chat_window_sends_the_whole_conversation_each_turn(app, monkeypatch, stream):
+    recorder = Recorder(monkeypatch, stream=stream)
+    tab = app.modeldeck_tabs["chat"]
+    history = []
+    streams = stream and hasattr(recorder.real_load("chat"), "stream")
+    for n, message in enumerate(["Hi, I like cats.", "What do cats eat?", "And dogs?"]):
+        before = len(recorder.streamed)
+        states, history = chat(tab, message, history, max_new_tokens=4)
+        if streams:  # the reply shown is the pieces the runner streamed
+            assert texts(history)[-1][1] == "".join(recorder.streamed[before:]).strip()
+        assert states[0][1] == ""  # the box empties at once
+        sent = recorder.seen[-1]["messages"]
+        assert [t["role"] for t in sent] == ["user", "assistant"] * n + ["user"] and sent[-1]["content"] == message
+        assert texts(history)[:-1] == [(t["role"], t["content"]) for t in sent]  # what was shown went back
+        assert texts(history)[-1][0] == "assistant"
+    assert len(recorder.seen) == 3 and len(texts(history)) == 6
+
+
+def test_chat_streams_pieces_retry_undo_and_notices(app, monkeypatch):
+    import modeldeck
+    from modeldeck import notices
+
+    calls = []
+
+    class Fake:
+        def __call__(self, inputs, **params):
+            raise AssertionError("a streaming runner is streamed")
+
+        def stream(self, inputs, **params):
+            calls.append([t["content"] for t in inputs["messages"]])
+            notices.notice("Dropped the 1 oldest turn(s) to fit the window.")
+            yield "Hel"
+            yield "lo!"
+
+    monkeypatch.setattr(modeldeck, "load", lambda *a, **k: Fake())
+    tab = app.modeldeck_tabs["chat"]
+    states, history = chat(tab, "Hi", [])
+    replies = [texts(state[0])[-1] for state in states if texts(state[0])[-1][0] == "assistant"]
+    assert [r[1] for r in replies][:3] == ["", "Hel", "Hello!"]  # shown as it is made
+    assert "Dropped the 1 oldest turn" in states[-1][2]
+    retried = list(tab.retry(history, *tab.values()))[-1][0]
+    assert texts(retried) == [("user", "Hi"), ("assistant", "Hello!")] and calls[-1] == ["Hi"]
+    undone, box = tab.undo(history)
+    assert undone == [] and box == "Hi"
+    with pytest.raises(gr.Error, match="empty"):
+        list(tab.send("  ", history, *tab.values()))
+
+
+def test_chat_errors_keep_the_message_and_the_history(app):
+    tab = app.modeldeck_tabs["chat"]
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    states = []
+    with pytest.raises(gr.Error, match="modeldeck pull org/not-here"):
+        for state in tab.send("Again", history, *tab.values(model="org/not-here")):
+            states.append(state)
+    assert states[-1][0] == history and states[-1][1] == "Again"
+
+
+def test_number_fields_show_real_defaults_or_stay_empty_with_a_hint(app):
+    for name, tab in app.modeldeck_tabs.items():
+        for param, widget in zip(tab.spec.params, tab.params):
+            if param.type not in (int, float) or param.many or param.choices:
+                continue
+            if param.default is None:  # empty (never a 0 meaning "the model's own"), saying what empty means
+                hint = (widget.info or "").lower()
+                assert widget.value in ("", None) and ("default" in hint or "empty:" in hint), (name, param.name)
+            else:
+                assert isinstance(widget, gr.Number) and widget.value == param.default, (name, param.name)
+    chat_tab = app.modeldeck_tabs["chat"]
+    widget = dict(zip((p.name for p in chat_tab.spec.params), chat_tab.params))["max_new_tokens"]
+    assert widget.value == "" and "model's own" in widget.info
+    tab = app.modeldeck_tabs["text-generation"]
+    assert run_tab(app, "text-generation", {"text": "Once upon a time"}, {"max_new_tokens": 3, "temperature": ""})
+    with pytest.raises(gr.Error, match="must be a number"):
+        run_tab(app, "text-generation", {"text": "Once upon a time"}, {"max_new_tokens": 3, "temperature": "warm"})
+
+
+def test_two_people_use_the_same_tab_at_the_same_time(monkeypatch):
+    """No one-request-at-a-time limit in the page: both requests run together, each gets its own result."""
+    import threading
+
+    from gradio_client import Client
 
     import modeldeck
+    from modeldeck.ui.app import build_app, launch
 
-    turns = [{"role": "user", "content": "Hi, I like cats."}, {"role": "assistant", "content": "Me too."},
-             {"role": "user", "content": "What do cats eat?"}]
-    seen = []
-    real_load = modeldeck.load
+    together = threading.Barrier(2, timeout=30)  # breaks unless both requests are inside the runner at once
 
-    def load(*args, **kwargs):  # the real runner, recording what the page sends it
-        runner = real_load(*args, **kwargs)
-
+    def load(task, model=None, **kwargs):
         def run(inputs, **params):
-            seen.append(inputs)
-            return runner(inputs, **params)
+            together.wait()
+            return [{"label": inputs["text"], "score": 1.0}]
 
         return run
 
     monkeypatch.setattr(modeldeck, "load", load)
-    shown = run_tab(app, "chat", {"messages": json.dumps(turns)}, {"max_new_tokens": 6})
-    assert seen == [{"messages": turns}]
-    assert shown == real_load("chat")(turns, max_new_tokens=6)["content"]
+    app = build_app(["text-classification"])
+    url = launch(app)
+    try:
+        api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
+        order = [p["label"] for p in api["named_endpoints"]["/text_classification"]["parameters"]]
+        got, errors = {}, []
+
+        def person(name):
+            try:
+                args = [{"Text": f"from {name}"}.get(label) for label in order]
+                got[name] = Client(url, verbose=False).predict(*args, api_name="/text_classification")["label"]
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        people = [threading.Thread(target=person, args=(n,)) for n in ("ann", "bob")]
+        for p in people:
+            p.start()
+        for p in people:
+            p.join(60)
+    finally:
+        app.close()
+    assert not errors and got == {"ann": "from ann", "bob": "from bob"}
+
+
+def test_text_tabs_stream_as_the_text_is_made(app):
+    tab = app.modeldeck_tabs["text-generation"]
+    values = tab.values({"text": "Once upon a time"}, {"max_new_tokens": 6, "return_full_text": True})
+    states = list(tab.handler(values, progress=no_progress))  # a generator: the page updates per piece
+    assert len(states) >= 3 and all(b.startswith(a) for a, b in zip(states, states[1:]))  # it grows
+    assert states[-1] == run_tab(app, "text-generation", {"text": "Once upon a time"}, {"max_new_tokens": 6})
+    assert states[0].startswith("Once upon a time")
+
+
+def test_the_ui_package_never_imports_the_cli():
+    code = "import sys, modeldeck.ui.app, modeldeck.ui.space; print([m for m in sys.modules if m.startswith('modeldeck.cli')])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
 
 
 def test_images_sharing_a_file_name_each_get_a_score(app, tmp_path):

@@ -27,6 +27,7 @@ COMMANDS = {
     "rm": "models:rm_command",
     "estimate": "models:estimate_command",
     "doctor": "doctor:doctor_command",
+    "kernel": "kernel:kernel_group",
 }
 
 

@@ -2,52 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-import os
-
 import click
 
-API_KEY_ENV = "MODELDECK_API_KEY"
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` binds only this machine ("" binds every address: not loopback)."""
-    host = (host or "").strip()
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def key_auth(key: str):
-    """Gradio auth: any user name, the API key as the password."""
-
-    def check(user: str, password: str) -> bool:
-        return hmac.compare_digest(password.encode(), key.encode())
-
-    return check
-
-
-def serve_auth(host: str | None, auth=None):
-    """The login for serving on ``host``: None on loopback; elsewhere ``auth`` if given, else
-    $MODELDECK_API_KEY as the password. Refuses (InvalidInput) to serve other machines without one."""
-    if is_loopback(host):
-        return auth
-    if auth:
-        return auth
-    key = os.environ.get(API_KEY_ENV, "")
-    if not key:
-        from ..errors import InvalidInput
-
-        raise InvalidInput(
-            f"Binding {host!r} would let other machines use this UI; set {API_KEY_ENV} to a secret first "
-            "(it becomes the login password).",
-            "Or keep the default --host 127.0.0.1.",
-        )
-    return key_auth(key)
+from ..ui.auth import API_KEY_ENV, is_loopback, key_auth, serve_auth  # noqa: F401 - re-exported
 
 
 def split_tasks(values: tuple[str, ...]) -> list[str]:

@@ -8,9 +8,8 @@ the page stays fast. Errors become readable messages in the page.
 from __future__ import annotations
 
 import html
+import inspect
 import os
-import sys
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls
 
 import gradio as gr
 
-from ..errors import InvalidInput, ModeldeckError
+from ..errors import InvalidInput
 from ..spec import TaskSpec
 from . import components as ui
+from .auth import serve_auth
+from .messages import collect_notices, log_failure, model_choices, show_notices, user_error  # noqa: F401
 
+# Requests gradio runs at once, over every tab. Not 1: each model's engine serialises its own
+# device work (and batches what it can), so several people can use the page at the same time.
+QUEUE_CONCURRENCY = None
 MODALITIES = (("text", "Text"), ("audio", "Audio"), ("vision", "Vision"), ("multimodal", "Multimodal"))
 # System fonts: the default theme fetches Google Fonts, which an offline machine cannot reach.
 THEME_FONTS = {
@@ -60,60 +64,109 @@ def cached_models() -> list[str]:
     return sorted(repo.repo_id for repo in info.repos if repo.repo_type == "model")
 
 
-def model_choices(spec: TaskSpec, cached: list[str]) -> list[str]:
-    """The default model first (and its offline stand-in), then the cached ones."""
-    first = [spec.default_model] + ([spec.offline_default] if getattr(spec, "offline_default", None) else [])
-    return [*first, *[m for m in cached if m not in first]]
+def check_inputs(spec: TaskSpec, bound: dict, chosen: dict) -> None:
+    """The task's own checks (the CLI's): missing, empty, unreadable or oversized input fails here,
+    before a model loads. On copies: the handler keeps the paths, the runner decodes again."""
+    from ..pipelines import get_task
+
+    bound, chosen = spec.bind(dict(bound), dict(chosen))
+    check = getattr(get_task(spec.name), "check", None)
+    if check is not None:
+        check(bound, chosen)
 
 
-def user_error(error: BaseException) -> gr.Error:
-    """A readable error for the page: the message and what to do, never a traceback."""
-    if isinstance(error, ModeldeckError):
-        text = str(error)
-    elif isinstance(error, (FileNotFoundError, ValueError, TypeError, OSError, ImportError, MemoryError)):
-        text = f"{error}" or type(error).__name__
-    else:
-        text = f"{type(error).__name__}: {error}"
-    return gr.Error(html.escape(text, quote=False), duration=None, print_exception=False)
+def streams(spec: TaskSpec) -> bool:
+    """Whether the task's text comes piece by piece (its runner has ``stream``)."""
+    from ..pipelines import registry
+
+    task = registry().get(spec.name)
+    return spec.output in ("text", "message") and task is not None and callable(getattr(task, "stream", None))
 
 
 def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView) -> Callable:
-    """The function a task's Run button calls: widgets -> modeldeck.load(...)(...) -> widgets."""
+    """The function a task's Run button calls: widgets -> modeldeck.load(...)(...) -> widgets.
+
+    For tasks whose runner streams, a generator that shows the text as it is made.
+    """
+
+    def prepare(values: dict) -> tuple[dict, dict, str | None]:
+        bound = {}
+        for item, widget in zip(spec.inputs, inputs):
+            value = ui.input_value(item, values.get(widget))
+            if value is not None:
+                bound[item.name] = value
+        chosen = {}
+        for param, widget in zip(spec.params, params):
+            value = ui.param_value(param, values.get(widget))
+            if value is not None:
+                chosen[param.name] = value
+        check_inputs(spec, bound, chosen)  # missing or wrong input fails before a model loads
+        model = (values.get(model_box) or "").strip() or None
+        if model == spec.default_model:
+            model = None  # the default, so an offline machine may use its packaged stand-in
+        return bound, chosen, model
+
+    def failed(error: Exception, values: dict) -> gr.Error:
+        log_failure(error)  # for the server's log; the page gets one line
+        return user_error(error, values)
+
+    def shown(result: Any, bound: dict) -> Any:
+        widgets = view.fill(result, bound)
+        return widgets[0] if len(widgets) == 1 else widgets  # gradio unpacks only several outputs
 
     def handler(values: dict, progress=gr.Progress(track_tqdm=True)):
         try:
             import modeldeck
 
-            bound = {}
-            for item, widget in zip(spec.inputs, inputs):
-                value = ui.input_value(item, values.get(widget))
-                if value is not None:
-                    bound[item.name] = value
-            chosen = {}
-            for param, widget in zip(spec.params, params):
-                value = ui.param_value(param, values.get(widget))
-                if value is not None:
-                    chosen[param.name] = value
-            spec.bind(bound, chosen)  # missing or wrong input fails before a model loads
-            model = (values.get(model_box) or "").strip() or None
-            if model == spec.default_model:
-                model = None  # the default, so an offline machine may use its packaged stand-in
+            bound, chosen, model = prepare(values)
             progress(0.05, desc=f"Loading {model or spec.default_model}")
-            runner = modeldeck.load(spec.name, model)
-            progress(0.5, desc=f"Running {spec.name}")
-            result = runner(bound, **chosen)
+            found: list[str] = []
+            with collect_notices(found):
+                runner = modeldeck.load(spec.name, model)
+                progress(0.5, desc=f"Running {spec.name}")
+                result = runner(bound, on_progress=ui.step_progress(progress), **chosen)
+            show_notices(found)
             progress(0.95, desc="Showing the result")
-            shown = view.fill(result, bound)
-            return shown[0] if len(shown) == 1 else shown  # gradio unpacks only several outputs
+            return shown(result, bound)
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes a message in the page
-            if os.environ.get("MODELDECK_DEBUG") == "1" or not isinstance(error, ModeldeckError):
-                traceback.print_exc(file=sys.stderr)  # for the server's log; the page gets one line
-            raise user_error(error) from None
+            raise failed(error, values) from None
 
-    handler.__name__ = f"run_{spec.name.replace('-', '_')}"
-    return handler
+    def stream_handler(values: dict, progress=gr.Progress()):
+        try:
+            import modeldeck
+
+            bound, chosen, model = prepare(values)
+            progress(0.05, desc=f"Loading {model or spec.default_model}")
+            found: list[str] = []
+            with collect_notices(found):
+                runner = modeldeck.load(spec.name, model)
+            stream = getattr(runner, "stream", None)
+            if stream is None:  # this runner makes its text in one go
+                with collect_notices(found):
+                    result = runner(bound, **chosen)
+                show_notices(found)
+                yield shown(result, bound)
+                return
+            pieces, text = stream(bound, **chosen), ""
+            while True:
+                with collect_notices(found):  # notices are told inside each step of the stream
+                    piece = next(pieces, None)
+                if piece is None:
+                    break
+                text += piece
+                yield shown(text, bound)
+            show_notices(found)
+            yield shown(text, bound)
+        except gr.Error:
+            raise
+        except Exception as error:  # noqa: BLE001 - as above
+            raise failed(error, values) from None
+
+    chosen = stream_handler if streams(spec) else handler
+    chosen.__name__ = f"run_{spec.name.replace('-', '_')}"
+    return chosen
 
 
 @dataclass
@@ -133,6 +186,16 @@ class TaskTab:
         values.update({w: inputs.get(i.name) for i, w in zip(self.spec.inputs, self.inputs)})
         values.update({w: (params or {}).get(p.name) for p, w in zip(self.spec.params, self.params)})
         return values
+
+    def call(self, values: dict, **kwargs: Any) -> Any:
+        """What the page finally shows for these values (a streaming handler run to its end)."""
+        out = self.handler(values, **kwargs)
+        if inspect.isgenerator(out):
+            last = None
+            for last in out:
+                pass
+            return last
+        return out
 
 
 def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> TaskTab:
@@ -169,11 +232,12 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> 
         many = spec.param(ui.POINTS).many
 
         def place(current: str, evt: gr.SelectData) -> str:
-            return ui.add_point(current, evt.index, many)
+            return ui.add_point(current, getattr(evt, "index", None), many)
 
-        image.select(place, inputs=[points], outputs=[points], show_progress="hidden")
-        image.upload(lambda: "", outputs=[points], show_progress="hidden")
-        image.clear(lambda: "", outputs=[points], show_progress="hidden")
+        # Page plumbing, not part of the API (api_name=False: private, left out of /info and the API page).
+        image.select(place, inputs=[points], outputs=[points], show_progress="hidden", api_name=False)
+        image.upload(lambda: "", outputs=[points], show_progress="hidden", api_name=False)
+        image.clear(lambda: "", outputs=[points], show_progress="hidden", api_name=False)
 
     handler = make_handler(spec, inputs, params, model_box, view)
     if gpu is not None:
@@ -183,12 +247,19 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> 
         inputs={*inputs, *params, model_box},
         outputs=view.components,
         api_name=spec.name.replace("-", "_"),
-        concurrency_id="models",
+        concurrency_limit=None,  # each model's engine queues its own device work; the page never waits on another tab
     )
     rows = ui.example_rows(spec)
     if rows:
-        gr.Examples(rows, inputs=[*inputs, *params], label="Examples", cache_examples=False)
+        gr.Examples(rows, inputs=[*inputs, *params], label="Examples", cache_examples=False, api_visibility="private")
     return TaskTab(spec, model_box, inputs, params, view, handler)
+
+
+def load_function() -> Callable:
+    """modeldeck.load, looked up at call time (tests replace it)."""
+    import modeldeck
+
+    return modeldeck.load
 
 
 def build_app(
@@ -200,7 +271,9 @@ def build_app(
     """The Gradio app for ``tasks`` (default: all). ``gpu`` wraps each task's work (spaces.GPU)."""
     specs = select_specs(tasks)
     cached = cached_models()
-    tabs: dict[str, TaskTab] = {}
+    from .chat import chat_tab, is_chat
+
+    tabs: dict[str, Any] = {}
     gr.set_static_paths([str(ui.EXAMPLES_DIR)])
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         gr.Markdown(
@@ -216,7 +289,10 @@ def build_app(
                     with gr.Tabs():
                         for spec in group:
                             with gr.Tab(spec.name, id=spec.name, elem_id=ui.elem_id(spec, "tab")):
-                                tabs[spec.name] = task_tab(spec, cached, gpu)
+                                if is_chat(spec):
+                                    tabs[spec.name] = chat_tab(spec, cached, gpu, load_function)
+                                else:
+                                    tabs[spec.name] = task_tab(spec, cached, gpu)
     app.modeldeck_tabs = tabs
     return app
 
@@ -232,8 +308,6 @@ def launch(app: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = No
     SageMaker would), and refuses an address other than loopback unless the page asks
     for a login: ``auth``, or else $MODELDECK_API_KEY as the password.
     """
-    from ..cli.ui import serve_auth
-
     if kwargs.pop("share", None):
         raise InvalidInput(
             "modeldeck never opens a public share link.",
@@ -242,7 +316,7 @@ def launch(app: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = No
     if host is None:  # gradio would read GRADIO_SERVER_NAME: check the address it would bind
         host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     auth = serve_auth(host, auth)
-    app.queue(default_concurrency_limit=1)
+    app.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
     app.launch(
         server_name=host,
         server_port=port,

@@ -52,16 +52,91 @@ def input_widget(spec: TaskSpec, item: Input) -> gr.Component:
     common = {"label": label, "info": item.help or None, "elem_id": elem_id(spec, "in", item.name)}
     if item.kind == "image":
         if item.many:
-            return gr.File(file_count="multiple", file_types=["image"], type="filepath", **_no_info(common))
-        return gr.Image(type="filepath", sources=["upload", "clipboard"], **_no_info(common))
+            return FilesUpload(file_count="multiple", file_types=["image"], type="filepath", **_no_info(common))
+        return ImageUpload(type="filepath", sources=["upload", "clipboard"], **_no_info(common))
     if item.kind == "audio":
         if item.many:
-            return gr.File(file_count="multiple", file_types=["audio"], type="filepath", **_no_info(common))
-        return gr.Audio(type="filepath", sources=["upload", "microphone"], **_no_info(common))
+            return FilesUpload(file_count="multiple", file_types=["audio"], type="filepath", **_no_info(common))
+        return AudioUpload(type="filepath", sources=["upload", "microphone"], **_no_info(common))
     if item.many:
         common["info"] = (item.help + "; " if item.help else "") + "one per line"
         return gr.Textbox(lines=4, max_lines=20, **common)
     return gr.Textbox(lines=2, max_lines=20, **common)
+
+
+class UploadPath(str):
+    """An uploaded file's path on the server that remembers the file's name on the user's machine."""
+
+    orig_name: str
+
+
+def uploaded(data: Any) -> UploadPath | str | None:
+    """The path of gradio's upload payload (FileData), left unread; a data: URL as it came."""
+    if data is None:
+        return None
+    path = getattr(data, "path", None)
+    if not path:
+        url = getattr(data, "url", None)
+        return url if isinstance(url, str) and url.startswith("data:") else None  # modeldeck decodes data: URLs
+    found = UploadPath(path)
+    found.orig_name = Path(getattr(data, "orig_name", None) or path).name
+    return found
+
+
+# Upload widgets whose preprocessing only hands over the file's path: gradio's own (PIL for gr.Image,
+# the extension check of gr.File) fails on a renamed or empty file with a server traceback and
+# "Could not preprocess input", before modeldeck's checks could say what is wrong (the CLI's words).
+# ``is_template`` makes gradio draw them with the parent's frontend.
+
+
+class ImageUpload(gr.Image):
+    """gr.Image that gives the handler the uploaded file's path, unopened."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return uploaded(payload)
+
+
+class AudioUpload(gr.Audio):
+    """gr.Audio that gives the handler the uploaded file's path, never converted."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return uploaded(payload)
+
+
+class FilesUpload(gr.File):
+    """gr.File (several files) that gives the handler the uploaded files' paths, unchecked."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        if payload is None:
+            return None
+        files = payload.root if hasattr(payload, "root") else payload
+        files = files if isinstance(files, (list, tuple)) else [files]
+        paths = [uploaded(f) for f in files]
+        return [p for p in paths if p] or None
+
+
+def upload_names(text: str, values: Any) -> str:
+    """``text`` with the server paths of uploads in ``values`` replaced by the names the user gave them."""
+    try:
+        from ..media.image import describe  # how image messages name a path (shortened when long)
+    except ImportError:
+        describe = repr
+    stack = [values]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, UploadPath):
+            text = text.replace(describe(str(value)), repr(value.orig_name)).replace(str(value), value.orig_name)
+    return text
 
 
 def _no_info(common: dict) -> dict:
@@ -94,8 +169,21 @@ def param_widget(spec: TaskSpec, param: Param) -> gr.Component:
         common["info"] = (param.help + "; " if param.help else "") + "comma-separated"
         return gr.Textbox(value=default or "", **common)
     if param.type in (int, float):
-        return gr.Number(value=param.default, precision=0 if param.type is int else None, **common)
+        bounds = {"minimum": param.min, "maximum": param.max}
+        if param.default is None:
+            # The model's own value: an empty text field (gr.Number shows an empty value as a misleading 0).
+            common["info"] = number_hint(param)
+            return gr.Textbox(value="", placeholder="model default", max_lines=1, **common)
+        return gr.Number(value=param.default, precision=0 if param.type is int else None, **bounds, **common)
     return gr.Textbox(value="" if param.default is None else str(param.default), **common)
+
+
+def number_hint(param: Param) -> str:
+    """The hint of a number left empty: what happens when it stays empty."""
+    help = param.help or ""
+    if "default" in help.lower():
+        return help
+    return (help + "; " if help else "") + "empty: the model's own setting"
 
 
 def is_tri_state(param: Param) -> bool:
@@ -160,6 +248,8 @@ def _file_path(value: Any) -> str | None:
         value = value.get("path") or value.get("name")
     if hasattr(value, "name") and not isinstance(value, str):  # tempfile wrappers
         value = value.name
+    if isinstance(value, str):
+        return value or None  # an UploadPath stays one: messages name the file as the user knows it
     return str(value) if value else None
 
 
@@ -208,9 +298,17 @@ def _coerce(param: Param, value: Any) -> Any:
 
 
 def add_point(current: str | None, index: Any, many: bool) -> str:
-    """Append a clicked (x, y) to a points parameter's text."""
-    x, y = (int(round(v)) for v in index[:2])
-    current = (current or "").strip()
+    """Append a clicked (x, y) to a points parameter's text; anything but a click's pixel leaves it as it was."""
+    current = current.strip() if isinstance(current, str) else ""
+    if not isinstance(index, (list, tuple)) or len(index) < 2:
+        return current
+    try:
+        x, y = (float(v) for v in index[:2])
+    except (TypeError, ValueError):
+        return current
+    if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:
+        return current
+    x, y = int(round(x)), int(round(y))
     sep = ", " if many else "; "
     return f"{current}{sep}{x},{y}" if current else f"{x},{y}"
 
@@ -534,6 +632,15 @@ def to_pil(image: Any):
     return Image.fromarray(array.astype(np.uint8))
 
 
+def step_progress(progress: Callable, start: float = 0.5, end: float = 0.95) -> Callable[[int, int], None]:
+    """A runner's ``on_progress`` callback (e.g. denoising steps) that moves the tab's gr.Progress bar."""
+
+    def report(done: int, total: int) -> None:
+        progress(start + (end - start) * done / max(total, 1), desc=f"Step {done}/{total}")
+
+    return report
+
+
 def images_of(result: Any) -> list:
     """The pictures in an "image" result: one, a list, or a dict holding them."""
     if isinstance(result, dict):
@@ -664,7 +771,7 @@ OUTPUTS: dict[str, Callable[[TaskSpec], OutputView]] = {
     "vectors": _vectors_view,
     "fill-mask": _fill_mask_view,
     "text": _text_view,
-    "message": _text_view,  # a chat reply: its content
+    "message": _text_view,  # {"role": "assistant", "content"}: the chat tab shows a chat window instead
     "answer": _answer_view,
     "audio": _audio_view,
     "transcript": _transcript_view,

@@ -39,10 +39,19 @@ from modeldeck.ui.app import build_app, theme
 
 TASKS = {tasks!r}
 
-demo = build_app(TASKS, gpu=spaces.GPU if spaces is not None else None, title={title!r})
+# Seconds of GPU each call may hold (None: spaces.GPU's default, 60 s); image generation asks for more.
+GPU_SECONDS = {gpu_seconds!r}
+
+
+def gpu(fn):
+    return spaces.GPU(duration=GPU_SECONDS)(fn) if GPU_SECONDS else spaces.GPU(fn)
+
+
+demo = build_app(TASKS, gpu=gpu if spaces is not None else None, title={title!r})
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1).launch(theme=theme(), ssr_mode=False, share=False)
+    # No one-at-a-time limit: each model's engine queues its own device work (spaces.GPU on ZeroGPU).
+    demo.queue(default_concurrency_limit=None).launch(theme=theme(), ssr_mode=False, share=False)
 '''
 
 README_TEMPLATE = """\
@@ -77,6 +86,9 @@ MODALITY_EXTRAS = {"audio": "speech", "vision": "vision", "multimodal": "vision"
 # System (apt) packages a task's default model needs; Spaces install those listed in packages.txt.
 # text-to-speech: kakao-enterprise/vits-ljs phonemizes with phonemizer, which calls the espeak-ng library.
 SYSTEM_PACKAGES = {"text-to-speech": ("espeak-ng",)}
+# spaces.GPU durations for tasks that need more than its default 60 s per call: Stable Diffusion v1.4 in fp16
+# runs ~10-20 steps/s on a ZeroGPU slice, so up to the 500-step limit plus a first-call model load fits in 120 s.
+GPU_SECONDS = {"text-to-image": 120, "image-to-image": 120, "inpainting": 120}
 # Never pinned into a Space: test tools, and packages the Space image provides.
 SKIP = {"spaces"}
 
@@ -214,7 +226,10 @@ def export_space(tasks: Iterable[str], out: Path, *, title: str | None = None, f
     if package.exists():
         shutil.rmtree(package)
     copy_package(package)
-    (out / "app.py").write_text(APP_TEMPLATE.format(tasks=names, tasks_text=", ".join(names), title=title))
+    seconds = max((GPU_SECONDS.get(name, 0) for name in names), default=0) or None
+    (out / "app.py").write_text(
+        APP_TEMPLATE.format(tasks=names, tasks_text=", ".join(names), title=title, gpu_seconds=seconds)
+    )
     (out / "requirements.txt").write_text("\n".join(pinned_requirements(specs)) + "\n")
     packages = system_packages(specs)
     if packages:

@@ -1,0 +1,203 @@
+"""The chat tab: a chat window whose conversation lives in the browser session.
+
+Each browser session has its own history (the Chatbot's value); every message
+is sent with the whole conversation so far, and the task keeps what fits the
+model's window (dropping the oldest turns, with a notice shown here). Replies
+stream when the runner has ``stream``; otherwise they come whole. Retry asks
+again for the last reply, Undo takes back the last exchange, Clear starts over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ..spec import TaskSpec
+from . import components as ui
+
+
+def is_chat(spec: TaskSpec) -> bool:
+    """Whether a task takes a conversation and answers with the next message."""
+    return spec.output == "message" or any(i.kind == "messages" for i in spec.inputs) or spec.name == "chat"
+
+
+def message_text(content: Any) -> str:
+    """A Chatbot message's content (text, or a list of {"type": "text", "text"} parts) as text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(message_text(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def conversation(history: list | None) -> list[dict[str, str]]:
+    """The window's messages as the task's turns ({"role", "content"}), notes left out."""
+    turns = []
+    for message in history or []:
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
+            continue
+        if (message.get("metadata") or {}).get("title"):  # a note shown in the window, not a turn
+            continue
+        turns.append({"role": message["role"], "content": message_text(message.get("content"))})
+    return turns
+
+
+def reply_text(result: Any) -> str:
+    """The assistant's text from a chat result ({"role", "content"} or a plain string)."""
+    if isinstance(result, dict):
+        return str(result.get("content", ""))
+    return ui.text_value(result)
+
+
+@dataclass
+class ChatTab:
+    """The chat tab's widgets and functions (tests drive ``send`` directly)."""
+
+    spec: TaskSpec
+    model: gr.Dropdown
+    message: gr.Textbox
+    chatbot: gr.Chatbot
+    params: list
+    notes: gr.Markdown
+    send: Callable
+    retry: Callable
+    undo: Callable
+
+    def values(self, params: dict[str, Any] | None = None, model: str | None = None) -> list:
+        """The widget values after the message and the history, for ``send`` and ``retry``."""
+        return [model, *[(params or {}).get(p.name) for p in self.spec.params]]
+
+
+def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Callable[[], Callable]) -> ChatTab:
+    """The chat window for ``spec`` (inside an open gr.Tab). ``load()`` gives modeldeck.load."""
+    from .messages import collect_notices, log_failure, model_choices, show_notices, user_error
+
+    gr.Markdown(
+        f"**{spec.summary}**  \nDefault model: `{spec.default_model}`. The conversation stays in this "
+        "browser tab and is sent with each message; when it outgrows the model's window the oldest turns "
+        "are dropped (a note says so).",
+        elem_id=ui.elem_id(spec, "summary"),
+    )
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                height=420,
+                placeholder="Say something to start the conversation.",
+                elem_id=ui.elem_id(spec, "out", "chatbot"),
+            )
+            with gr.Row():
+                message = gr.Textbox(
+                    show_label=False,
+                    placeholder="Your message (Enter sends)",
+                    lines=1,
+                    max_lines=8,
+                    scale=5,
+                    elem_id=ui.elem_id(spec, "in", "message"),
+                )
+                send_button = gr.Button("Send", variant="primary", scale=1, elem_id=ui.elem_id(spec, "run"))
+            with gr.Row():
+                retry_button = gr.Button("Retry", size="sm", elem_id=ui.elem_id(spec, "retry"))
+                undo_button = gr.Button("Undo", size="sm", elem_id=ui.elem_id(spec, "undo"))
+                clear_button = gr.Button("Clear", size="sm", elem_id=ui.elem_id(spec, "clear"))
+            notes = gr.Markdown("", elem_id=ui.elem_id(spec, "notes"))
+        with gr.Column(scale=1):
+            model_box = gr.Dropdown(
+                choices=model_choices(spec, cached),
+                value=spec.default_model,
+                allow_custom_value=True,
+                label="Model",
+                info="The default, a cached model, or any hub id or local folder",
+                elem_id=ui.elem_id(spec, "model"),
+            )
+            params = []
+            if spec.params:
+                with gr.Accordion("Options", open=False):
+                    params = [ui.param_widget(spec, param) for param in spec.params]
+
+    def send(text: str, history: list | None, model: str | None, *values: Any) -> Iterator[tuple]:
+        """Add the user's message and the reply (streamed) to the window."""
+        history = list(history or [])
+        text = text or ""
+        if not text.strip():
+            raise gr.Error("The message is empty: say something.", duration=5, print_exception=False)
+        shown = [*history, {"role": "user", "content": text}]
+        try:
+            chosen = {}
+            for param, value in zip(spec.params, values):
+                value = ui.param_value(param, value)
+                if value is not None:
+                    chosen[param.name] = value
+            turns = [*conversation(history), {"role": "user", "content": text}]
+            name = spec.inputs[0].name
+            spec.bind({name: turns}, chosen)  # a bad option fails before a model loads
+            model = (model or "").strip() or None
+            if model == spec.default_model:
+                model = None  # the default, so an offline machine may use its packaged stand-in
+            found: list[str] = []
+            yield [*shown, {"role": "assistant", "content": ""}], "", ""
+            with collect_notices(found):
+                runner = load()(spec.name, model)
+            stream = getattr(runner, "stream", None)
+            reply = ""
+            if stream is not None:
+                pieces = stream({name: turns}, **chosen)
+                while True:
+                    with collect_notices(found):
+                        piece = next(pieces, None)
+                    if piece is None:
+                        break
+                    reply += piece
+                    yield [*shown, {"role": "assistant", "content": reply}], "", notes_text(found)
+            else:
+                with collect_notices(found):
+                    reply = reply_text(runner({name: turns}, **chosen))
+            show_notices(found)
+            yield [*shown, {"role": "assistant", "content": reply.strip()}], "", notes_text(found)
+        except gr.Error:
+            raise
+        except Exception as error:  # noqa: BLE001 - the message goes back in the box, the error in the page
+            log_failure(error)  # a bug's traceback for the server's log; the page gets the message
+            yield history, text, ""
+            raise user_error(error) from None
+
+    def retry(history: list | None, model: str | None, *values: Any) -> Iterator[tuple]:
+        """Ask again for the last reply (the last user message, resent)."""
+        history = list(history or [])
+        last = max((i for i, m in enumerate(history) if m.get("role") == "user"), default=None)
+        if last is None:
+            yield history, "", ""
+            return
+        yield from send(message_text(history[last].get("content")), history[:last], model, *values)
+
+    def undo(history: list | None) -> tuple:
+        """Take back the last exchange; its message goes back into the box."""
+        history = list(history or [])
+        last = max((i for i, m in enumerate(history) if m.get("role") == "user"), default=None)
+        if last is None:
+            return history, ""
+        return history[:last], message_text(history[last].get("content"))
+
+    send.__name__ = f"chat_{spec.name.replace('-', '_')}"
+    work_send, work_retry = (gpu(send), gpu(retry)) if gpu is not None else (send, retry)
+    inputs = [message, chatbot, model_box, *params]
+    outputs = [chatbot, message, notes]
+    api = spec.name.replace("-", "_")
+    send_button.click(work_send, inputs=inputs, outputs=outputs, api_name=api, concurrency_limit=None)
+    message.submit(work_send, inputs=inputs, outputs=outputs, api_name=False, concurrency_limit=None)
+    for trigger in (retry_button.click, chatbot.retry):
+        trigger(work_retry, inputs=[chatbot, model_box, *params], outputs=outputs, api_name=False, concurrency_limit=None)
+    for trigger in (undo_button.click, chatbot.undo):
+        trigger(undo, inputs=[chatbot], outputs=[chatbot, message], api_name=False, show_progress="hidden")
+    clear_button.click(lambda: ([], "", ""), outputs=[chatbot, message, notes], api_name=False, show_progress="hidden")
+    chatbot.clear(lambda: ("", ""), outputs=[message, notes], api_name=False, show_progress="hidden")
+    return ChatTab(spec, model_box, message, chatbot, params, notes, send, retry, undo)
+
+
+def notes_text(found: list[str]) -> str:
+    return "\n".join(f"Note: {n}" for n in dict.fromkeys(found))

@@ -1,0 +1,61 @@
+"""What the UI's tabs share: errors and notices shown in the page, the model picker's choices."""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import gradio as gr
+
+from ..errors import ModeldeckError
+from ..spec import TaskSpec
+from . import components as ui
+
+
+def model_choices(spec: TaskSpec, cached: list[str]) -> list[str]:
+    """The default model first (and its offline stand-in), then the cached ones."""
+    first = [spec.default_model] + ([spec.offline_default] if getattr(spec, "offline_default", None) else [])
+    return [*first, *[m for m in cached if m not in first]]
+
+
+def user_error(error: BaseException, values: Any = None) -> gr.Error:
+    """A readable error for the page: the message and what to do, never a traceback.
+
+    Uploads among ``values`` are named as the user named them, not by their path on the server.
+    """
+    if isinstance(error, ModeldeckError):
+        text = str(error)
+    elif isinstance(error, (FileNotFoundError, ValueError, TypeError, OSError, ImportError, MemoryError)):
+        text = f"{error}" or type(error).__name__
+    else:
+        text = f"{type(error).__name__}: {error}"
+    if values is not None:
+        text = ui.upload_names(text, values)
+    return gr.Error(html.escape(text, quote=False), duration=None, print_exception=False)
+
+
+def log_failure(error: BaseException) -> None:
+    """A traceback in the server's log for failures that are not the user's input (or always, with
+    MODELDECK_DEBUG=1): a modeldeck error is already the whole story, and the page shows it."""
+    if os.environ.get("MODELDECK_DEBUG") == "1" or not isinstance(error, ModeldeckError):
+        traceback.print_exception(error, file=sys.stderr)
+
+
+@contextmanager
+def collect_notices(found: list[str]) -> Iterator[None]:
+    """Within the block (this context only), the task's notices go into ``found``."""
+    from .. import notices
+
+    with notices.listening(on_notice=found.append):
+        yield
+
+
+def show_notices(found: list[str]) -> None:
+    """Each notice once, as a message in the page."""
+    for message in dict.fromkeys(found):
+        gr.Info(html.escape(message, quote=False), duration=10)

@@ -1,0 +1,112 @@
+"""Every notebook in notebooks/ runs top to bottom, offline, against the fixture hub and the packaged models.
+
+Each runs in a Jupyter kernel on this environment's Python (registered with
+`modeldeck kernel install` in a temporary Jupyter folder) that inherits the test
+environment: offline, the fixture hub as the cache, the network guard.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT = 120  # seconds for any one cell; the whole set takes well under 2 minutes
+
+nbformat = pytest.importorskip("nbformat")
+
+
+def test_there_is_a_notebook_per_topic_in_course_order():
+    names = [p.stem for p in NOTEBOOKS]
+    assert names == sorted(names) and len(names) >= 5
+    for topic in ("text", "speech", "vision", "multimodal", "sharing"):
+        assert any(topic in name for name in names), topic
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    for n, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name} cell {n} has outputs: clear them"
+
+
+@pytest.fixture(scope="module")
+def kernel_name(tmp_path_factory):
+    """A kernelspec for this Python, in a Jupyter folder of its own."""
+    pytest.importorskip("nbclient")
+    from modeldeck.cli import main
+
+    data = tmp_path_factory.mktemp("jupyter")
+    before = os.environ.get("JUPYTER_DATA_DIR")
+    os.environ["JUPYTER_DATA_DIR"] = str(data)
+    assert main(["kernel", "install", "--name", "modeldeck-tests"]) == 0
+    yield "modeldeck-tests"
+    if before is None:
+        os.environ.pop("JUPYTER_DATA_DIR", None)
+    else:
+        os.environ["JUPYTER_DATA_DIR"] = before
+
+
+@pytest.fixture(scope="module")
+def run_notebook(kernel_name):
+    """``run_notebook(path)``: the notebook executed (once per test module), or the failure."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    done: dict[Path, object] = {}
+
+    def run(path: Path):
+        if path not in done:
+            notebook = nbformat.read(path, as_version=4)
+            client = NotebookClient(notebook, kernel_name=kernel_name, timeout=CELL_TIMEOUT,
+                                    resources={"metadata": {"path": str(path.parent)}}, allow_errors=False)
+            start = time.monotonic()
+            try:
+                client.execute(env=dict(os.environ))  # offline, fixture hub, network guard: as the tests
+                done[path] = notebook
+            except CellExecutionError as error:
+                plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback without terminal colours
+                done[path] = f"{path.name} failed:\n{plain[-3000:]}"
+            print(f"{path.name}: {time.monotonic() - start:.1f} s on {sys.executable}")
+        if isinstance(done[path], str):
+            pytest.fail(done[path])
+        return done[path]
+
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path, run_notebook):
+    notebook = run_notebook(path)
+    codes = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in codes)
+    assert not [o for c in codes for o in c.outputs if o.output_type == "error"]
+    shown = [o for c in codes for o in c.outputs if o.output_type in ("execute_result", "display_data")]
+    assert shown, f"{path.name} shows nothing"
+
+
+def outputs(notebook) -> list[dict]:
+    return [o.get("data", {}) for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+
+
+@pytest.mark.slow
+def test_results_show_as_pictures_players_and_tables_in_the_notebooks(run_notebook):
+    """What a person sees: a player, timed transcript chunks, pictures, tables of labels."""
+    by_name = {p.stem: p for p in NOTEBOOKS}
+    speech = [d.get("text/html", "") for d in outputs(run_notebook(by_name["02-speech"]))]
+    assert any('<audio controls src="data:audio/wav;base64,' in h for h in speech)
+    assert any("<table" in h and "0:" in h for h in speech)  # the transcript's timed chunks
+    assert any("<table" in h and "speech" in h for h in speech)  # the audio labels
+    vision = outputs(run_notebook(by_name["03-vision"]))
+    assert sum("image/png" in d for d in vision) >= 3  # the photo, the drawn boxes, the depth map
+    text = outputs(run_notebook(by_name["01-text"]))
+    assert any("<table" in d.get("text/html", "") and "<th>rank</th>" in d.get("text/html", "") for d in text)  # similarity
+    assert any("<table" in d.get("text/html", "") and "first values" in d.get("text/html", "") for d in text)  # vectors

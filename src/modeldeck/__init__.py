@@ -49,7 +49,17 @@ def run(task: str, inputs: Any = None, model: str | None = None, *, device: str 
     on_progress = params.pop("on_progress", None)
     items = inputs if task_cls.is_batch(inputs) else [inputs]
     for item in items:  # bad input fails before any model loads
-        task_cls.check(*task_cls.spec.bind(item, params))
+        try:
+            task_cls.check(*task_cls.spec.bind(item, params))
+        except ModeldeckError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a check tripped on input of a shape it did not expect
+            from .errors import InvalidInput
+
+            raise InvalidInput(
+                f"{task_cls.spec.name} cannot use this input ({type(e).__name__}: {e}).",
+                f"See 'modeldeck run {task_cls.spec.name} --help' for what it takes.",
+            ) from e
     return load(task, model, device=device)(inputs, on_progress=on_progress, **params)
 
 

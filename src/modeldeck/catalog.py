@@ -125,9 +125,15 @@ class ModelEntry:
     path: str
     refs: list[str] = field(default_factory=list)
     revisions: list[str] = field(default_factory=list)  # every cached commit
+    broken: list[str] = field(default_factory=list)  # "file (what is wrong)", from a quick integrity check
+    repair: str = ""  # the command that repairs a broken model
+
+    @property
+    def status(self) -> str:
+        return "broken" if self.broken else "ok"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": self.status}
 
 
 def scan_cache():
@@ -171,14 +177,17 @@ def list_models() -> list[ModelEntry]:
         main = _main_revision(repo)
         snapshot = Path(main.snapshot_path) if main else None
         entries.append(
-            ModelEntry(
+            _checked(ModelEntry(
                 id=repo.repo_id, source="cache", revision=main.commit_hash[:12] if main else "?",
                 size_bytes=repo.size_on_disk, tasks=tasks_for(repo.repo_id, snapshot),
                 last_used=_last_used(used, repo.repo_id), path=str(repo.repo_path),
                 refs=sorted(ref for r in repo.revisions for ref in r.refs),
                 revisions=sorted(r.commit_hash for r in repo.revisions),
-            )
+            ), snapshot)
         )
+    scanned = {Path(r.repo_path).name for r in (info.repos if info else ())}
+    entries += [_unscannable(repo, used) for repo in _model_repos() if repo.name not in scanned]
+    entries.sort(key=lambda e: e.id.lower())
     for model_id, (_, _, package) in PACKAGED.items():
         path = packaged_path(model_id)
         if path is None:
@@ -188,12 +197,48 @@ def list_models() -> list[ModelEntry]:
         except PackageNotFoundError:
             revision = package
         entries.append(
-            ModelEntry(
+            _checked(ModelEntry(
                 id=model_id, source="package", revision=revision, size_bytes=folder_size(path),
                 tasks=tasks_for(model_id, path), last_used=_last_used(used, model_id), path=str(path),
-            )
+            ), path)
         )
     return entries
+
+
+def _checked(entry: ModelEntry, folder: Path | None) -> ModelEntry:
+    """Fill in ``broken`` / ``repair`` from a quick integrity check (headers and sizes, not whole big files)."""
+    from .integrity import repair_command, verify
+
+    if folder is not None and folder.is_dir():
+        problems = verify(folder, deep=False)
+        entry.broken = [str(p) for p in problems]
+        entry.repair = repair_command(entry.id, folder) if problems else ""
+    return entry
+
+
+def _model_repos() -> list[Path]:
+    cache = settings.hub_cache()
+    return sorted(p for p in cache.glob("models--*") if p.is_dir()) if cache.is_dir() else []
+
+
+def _unscannable(repo: Path, used: dict[str, float]) -> ModelEntry:
+    """A cached repo huggingface_hub's scan skips (a link to a missing blob): listed, as broken."""
+    repo_id = repo.name[len("models--") :].replace("--", "/")
+    snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
+    try:
+        main = (repo / "refs" / "main").read_text().strip()
+    except OSError:
+        main = snapshots[-1].name if snapshots else ""
+    snapshot = repo / "snapshots" / main
+    entry = _checked(ModelEntry(
+        id=repo_id, source="cache", revision=main[:12] or "?", size_bytes=folder_size(repo / "blobs"),
+        tasks=tasks_for(repo_id, snapshot), last_used=_last_used(used, repo_id), path=str(repo),
+        refs=["main"] if (repo / "refs" / "main").is_file() else [], revisions=[p.name for p in snapshots],
+    ), snapshot)
+    if not entry.broken:
+        entry.broken = ["the cache scan could not read this repo"]
+        entry.repair = f"modeldeck pull {repo_id} --force"
+    return entry
 
 
 def _last_used(used: dict[str, float], repo_id: str) -> float | None:

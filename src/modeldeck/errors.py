@@ -47,6 +47,10 @@ class RevisionNotFound(ModelNotAvailable):
     """The model is known but not at the asked revision."""
 
 
+class BrokenModel(ModelNotAvailable):
+    """A model on this machine has broken files (truncated, unparsable, missing): named, with the repair."""
+
+
 class HubUnreachable(ModeldeckError, ConnectionError):
     """The Hugging Face Hub cannot be reached (offline, or no network)."""
 
@@ -65,6 +69,10 @@ class ModelTooLarge(ModeldeckError, MemoryError):
 
 class ModelBusy(ModeldeckError, TimeoutError):
     """A model needs room that models in use hold, and they did not finish in time."""
+
+
+class TaskFailed(ModeldeckError, RuntimeError):
+    """A library under a task failed on this input: named with the task and model, the original chained."""
 
 
 class WrongModelType(InvalidInput):

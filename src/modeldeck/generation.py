@@ -17,8 +17,10 @@ from .notices import notice  # noqa: F401 - the generative tasks tell their noti
 from .spec import Param
 
 # The decoding parameters the generative tasks offer, with one meaning everywhere.
-MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (default: the model's own limit)", min=1)
-NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)", min=1)
+MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (default: the model's own limit)", min=1,
+                       limit="new_tokens")
+NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)", min=1,
+                  limit="beams")
 TEMPERATURE = Param(
     "temperature", float, None, "sampling temperature > 0; giving it turns sampling on", min=0, exclusive_min=True
 )
@@ -69,6 +71,16 @@ def check_decoding(params: dict[str, Any]) -> None:
                 f"min_length ({params['min_length']}) is larger than max_length ({params['max_length']}).",
                 "Make min_length at most max_length.",
             )
+
+
+def check_room(params: dict[str, Any], name: str, room: int, model_id: str) -> None:
+    """Refuse a length parameter over what the model can write (its position table), before any work."""
+    value = params.get(name)
+    if value is not None and value > room:
+        raise InvalidInput(
+            f"{name} is {value}, but {model_id} writes at most {room} tokens.",
+            f"Use --{name.replace('_', '-')} {room} or less.",
+        )
 
 
 def sampling_on(params: dict[str, Any]) -> bool:

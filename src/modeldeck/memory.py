@@ -346,15 +346,29 @@ class Estimate:
 
 def estimate(model, dtype: str | None = None, device: str | None = None, check_fit: bool = True) -> Estimate:
     """Predict ``model``'s memory in ``dtype`` on ``device`` and say whether it fits here now."""
-    from .backends.device import pick_device
+    from .backends.device import device_name, pick_device
+    from .integrity import broken_verdict
 
+    device = device_name(device)  # the same names run takes; a device absent here still gets a prediction
+    broken = broken_verdict(model)  # a cached copy with a broken file never "fits"
     weights = model_weights(model)
-    device = pick_device(device) if (device or settings.device()) == "auto" else (device or settings.device())
+    device = pick_device(device) if device == "auto" else device
     dtype = dtype or load_dtype(device)
     if dtype not in LOAD_DTYPES:
         raise InvalidInput(f"Unknown dtype {dtype!r}.", f"Choose one of: {', '.join(LOAD_DTYPES)}.")
     predicted = predict_bytes(weights, dtype, device)
-    by_dtype = {d: predict_bytes(weights, d, device) for d in LOAD_DTYPES} if weights.exact else {}
+    folder = _local_folder(model) if weights.source != "hub" else None
+    if folder is not None and ((folder / "model_index.json").is_file() or any(folder.glob("detoker*.pt"))):
+        # a pipeline of several models (or min-dalle's variants): the loader's own prediction
+        predicted = predicted_size(folder, device, weights.model)
+        by_pipeline = {}
+        if (folder / "model_index.json").is_file():
+            by_pipeline = {d: predict_pipeline_bytes(folder, d, device) for d in ("fp32", "fp16", "bf16")}
+        by_dtype = by_pipeline
+        predicted = by_pipeline.get(dtype, predicted)
+    else:
+        by_dtype = {d: predict_bytes(weights, d, device) for d in LOAD_DTYPES} if weights.exact else {}
+
     available = budget = fits = None
     verdict = "not checked"
     if check_fit:
@@ -370,6 +384,8 @@ def estimate(model, dtype: str | None = None, device: str | None = None, check_f
         # A fresh process also pays for torch and transformers before the model (once; not on the GPU).
         runtime = 0 if device.startswith("cuda") else RUNTIME_OVERHEAD
         verdict, fits = judge(predicted, available, budget, device, runtime)
+    if broken:
+        verdict, fits = broken, False
     return Estimate(
         model=weights.model, source=weights.source, revision=weights.revision, device=device, dtype=dtype,
         exact=weights.exact, parameters=weights.parameters, params_by_dtype=weights.params_by_dtype,
@@ -446,8 +462,18 @@ def device_memory(device: str) -> int:
     return psutil.virtual_memory().total
 
 
-def predicted_size(path, device: str) -> int:
-    """Predicted resident memory of the model in folder ``path`` on ``device`` (headers only)."""
+def predicted_size(path, device: str, model_id: str = "") -> int:
+    """Predicted resident memory of the model in folder ``path`` on ``device`` (headers only).
+
+    A diffusers pipeline counts all its parts and one generation's working memory; a min-dalle
+    variant its own files only."""
+    path = Path(path)
+    if (path / "model_index.json").is_file():
+        return predict_pipeline_bytes(path, load_dtype(device), device)
+    if model_id and any(path.glob("detoker*.pt")):
+        from .backends.min_dalle import predict_bytes as min_dalle_bytes
+
+        return min_dalle_bytes(path, model_id, 2 if device.startswith("cuda") else 4)
     try:
         weights = local_weights(Path(path))
     except (ModeldeckError, OSError):
@@ -457,3 +483,72 @@ def predicted_size(path, device: str) -> int:
 
 def device_kind(device: str) -> str:
     return device if device.startswith("cuda") else "cpu"  # MPS shares RAM with the CPU
+
+
+def _local_folder(model) -> Path | None:
+    """The model's folder on this machine (a folder, the cache, a package), without downloading or
+    counting it as used; None when it is not here."""
+    from . import hub
+
+    ref = hub.ModelRef.parse(str(model))
+    folder = ref.path or hub.cached_snapshot(ref) or (hub.packaged_path(ref.id) if ref.revision is None else None)
+    return Path(folder) if folder is not None else None
+
+
+# -- diffusers pipelines: several models in one folder ------------------------------------------------
+
+# The parts of a pipeline that hold weights (the tokenizer, scheduler and feature extractor hold none).
+PIPELINE_PARTS = ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "safety_checker", "image_encoder")
+
+
+def _part_weights(folder: Path) -> list[Path]:
+    """The weights file(s) diffusers loads for one part: safetensors over .bin, plain over fp16/non-EMA."""
+    from .download import VARIANT
+
+    names = sorted(p for p in folder.iterdir() if p.is_file())
+    plain = [p for p in names if not VARIANT.match(p.name)]
+    for suffix in (".safetensors", ".bin"):
+        found = [p for p in plain if p.suffix == suffix and not p.name.endswith(".index.json")]
+        if found:
+            return found
+    return []
+
+
+def predict_pipeline_bytes(folder: Path, dtype: str, device: str) -> int:
+    """Predicted memory of a loaded diffusers pipeline: the sum over its weight parts (unet, vae,
+    text_encoder, safety_checker...) of their tensors in ``dtype``, each with the per-model overhead,
+    plus what one 512x512 generation needs on top (latents, attention slices, the VAE decoder's activations).
+
+    ``dtype``: "fp32", "fp16" or "bf16"; ``device``: "cpu" or "cuda...". Headers only, nothing loaded.
+    """
+    folder = Path(folder)
+    total = 0
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+        parts = [name for name, value in index.items() if isinstance(value, list) and value[0]]
+    except (OSError, ValueError):
+        parts = list(PIPELINE_PARTS)
+    for part in parts:
+        sub = folder / part
+        if part not in PIPELINE_PARTS or not sub.is_dir():
+            continue
+        files = _part_weights(sub)
+        if not files:
+            continue
+        if all(f.suffix == ".safetensors" for f in files):
+            tensors = [t for f in files for t in read_header(f)]
+            weights = Weights(str(sub), "folder", {f.name: f.stat().st_size for f in files}, tensors)
+        else:
+            weights = Weights(str(sub), "folder", {f.name: f.stat().st_size for f in files}, None)
+        total += predict_bytes(weights, dtype, device)
+    return total + working_bytes(dtype, device)
+
+
+def working_bytes(dtype: str, device: str, side: int = 512) -> int:
+    """Memory one generation at ``side`` x ``side`` takes beyond the weights (bench/diffusion.py measures it):
+    the VAE decoder's activations dominate (128-512 channels at full resolution, a few at a time)."""
+    per = 2 if dtype in ("fp16", "bf16") else 4
+    pixels = side * side
+    # decoder: the widest full-resolution stage holds ~3 activations of 128 channels at once, and the
+    # half-resolution ones 256; the UNet's activations at 1/64 the pixels are small beside them.
+    return int(pixels * per * (128 * 3 + 256 * 3 // 4) * (1.0 if device.startswith("cuda") else 1.0))

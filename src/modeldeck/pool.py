@@ -26,7 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidInput, ModelBusy, ModelTooLarge, UnknownParameter, WrongModelType, did_you_mean
+from .errors import (
+    InvalidInput, ModelBusy, ModeldeckError, ModelTooLarge, TaskFailed, UnknownParameter, WrongModelType, did_you_mean,
+)
 from .memory import device_kind, device_memory, memory_budget, predicted_size  # noqa: F401 - re-exported
 from .task import Task
 
@@ -82,6 +84,20 @@ def model_config(model: str) -> dict | None:
         return json.loads(path.read_text()) if path is not None and path.is_file() else None
     except (OSError, ValueError):
         return None
+
+
+def load_failure(spec, model: str, error: Exception) -> ModeldeckError:
+    """A modeldeck error for a library error raised while loading ``model`` for a task."""
+    text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    if "Unrecognized configuration class" in str(error) or "Unrecognized model" in str(error):
+        return WrongModelType(
+            f"{model} is not a model {spec.name} can run ({text[:160]}).",
+            f"Use a model made for {spec.name} (default: {spec.default_model}).",
+        )
+    return TaskFailed(
+        f"Loading {model} for {spec.name} failed: {type(error).__name__}: {text}",
+        "Check that the model is made for this task; run again with --debug for the traceback.",
+    )
 
 
 def check_model_type(spec, model: str) -> None:
@@ -199,6 +215,7 @@ class Pool:
         """Load (or reload) the entry's runner, making room first; its future gets the runner or the error."""
         from . import hub
         from .backends import quiet_libraries
+        from .integrity import check as check_integrity
         from .backends.transformers import allowing
 
         try:
@@ -209,7 +226,8 @@ class Pool:
                 check_model_type(task_cls.spec, model)
                 resolved = hub.resolve(model) if named else hub.resolve_default(model, task_cls.spec.offline_default)
                 model_id, path = resolved.id, resolved.path
-            entry.predicted = predicted_size(path, entry.device)
+            check_integrity(path, model_id)  # a truncated or missing file: named, with the repair, before loading
+            entry.predicted = predicted_size(path, entry.device, model_id)
             self._make_room(entry, model_id)
             quiet_libraries()
             with allowing(
@@ -217,10 +235,15 @@ class Pool:
                 allow_pickle=options.get("allow_pickle", False),
                 trust_remote_code=options.get("trust_remote_code", False),
             ):
-                if entry.revive is not None:
-                    runner.reload()
-                else:
-                    runner = task_cls(path, model_id, device=entry.device, **options)
+                try:
+                    if entry.revive is not None:
+                        runner.reload()
+                    else:
+                        runner = task_cls(path, model_id, device=entry.device, **options)
+                except ModeldeckError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - a library refused the model: say which, and why
+                    raise load_failure(task_cls.spec, model_id, e) from e
             runner.pool, runner.pool_key = self, entry.key
         except BaseException as e:
             with self._cond:

@@ -58,6 +58,7 @@ class Param:
     # equal, so parameters used only before or after the model run never split a batch.
     stage: Stage = "forward"
     item: str | None = None  # the shape of each value of a ``many`` parameter: "point" (x, y) or "box"
+    limit: str | None = None  # a configurable cap (modeldeck.limits) on top of ``max``
 
     @property
     def option(self) -> str:
@@ -67,7 +68,16 @@ class Param:
         """``value`` as this parameter's type (numbers from text too); a clear error when it cannot be."""
         if self.many:
             # Lists pass as they are (items may be pairs, e.g. points); text splits at commas, as in the CLI.
-            return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+            values = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+            if not isinstance(values, (list, tuple)):
+                raise InvalidInput(f"{self.name} must be a list (or comma-separated text), not {type(value).__name__}.")
+            from . import limits
+
+            limits.check("texts", len(values), f"The number of {self.name}")
+            for item in values:
+                if isinstance(item, str):
+                    check_text(item, self.name)
+            return values
         converted = _convert(value, self.type)
         if converted is _BAD:
             kind = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(self.type, "")
@@ -77,14 +87,20 @@ class Param:
                 f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
                 did_you_mean(str(value), self.choices),
             )
+        if isinstance(converted, str):
+            check_text(converted, self.name)
         if self.type in (int, float):
             self.check_bounds(converted)
+            if self.limit is not None:
+                from . import limits
+
+                limits.check(self.limit, converted, self.name)
         return converted
 
     def check_bounds(self, number: float) -> None:
         """A clear error when ``number`` is NaN or outside [min, max]."""
-        if number != number:
-            raise InvalidInput(f"{self.name} must be a number, not NaN.")
+        if number != number or number in (float("inf"), float("-inf")):
+            raise InvalidInput(f"{self.name} must be a finite number, not {number!r}.")
         low = self.min is not None and (number <= self.min if self.exclusive_min else number < self.min)
         high = self.max is not None and number > self.max
         if low or high:
@@ -99,6 +115,22 @@ class Param:
         if self.min is not None:
             return f"greater than {fmt(self.min)}" if self.exclusive_min else f"at least {fmt(self.min)}"
         return f"at most {fmt(self.max)}"
+
+
+def check_text(text: str, name: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (lone surrogates: bytes that were not UTF-8), with the
+    position, and text over the length cap. (One rule everywhere: refused, never silently replaced.)"""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidInput(
+            f"{name!r} is not valid text at character {e.start}: {text[e.start]!r} is half of a character "
+            "(the input was not UTF-8).",
+            "Save or send the text as UTF-8, or remove that character.",
+        ) from None
+    from . import limits
+
+    limits.check("text_chars", len(text), f"The length of {name!r} (characters)")
 
 
 _BAD = object()

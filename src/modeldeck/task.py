@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
 from . import notices
 from .engine import Engine, Request, params_key
-from .errors import InvalidInput
-from .spec import TaskSpec
+from .errors import InvalidInput, ModeldeckError, ModelTooLarge, TaskFailed
+from .spec import TaskSpec, check_text
 
 
 def _inference():
@@ -20,13 +20,11 @@ def _inference():
     return torch.inference_mode()
 
 
-def wrap(kind: str, result: Any) -> Any:
-    """The result with rich display in notebooks, when modeldeck.display is there."""
-    try:
-        from .display import wrap as display_wrap
-    except ImportError:
-        return result
-    return display_wrap(kind, result)
+def wrap(kind: str, result: Any, inputs: dict[str, Any]) -> Any:
+    """The result, showing itself in notebooks (pictures drawn on the call's input image, ...)."""
+    from .display import wrap as display_wrap
+
+    return display_wrap(kind, result, inputs)
 
 
 def _image_decoder():
@@ -42,10 +40,17 @@ def _image_decoder():
 
 
 def _audio_decoder():
+    from . import limits
     from .media.audio import decode
 
-    # Native rate kept: each model resamples to its own rate in preprocess.
-    return lambda value, params, name: decode(value, name=name)
+    def decode_checked(value, params, name):
+        # Native rate kept: each model resamples to its own rate in preprocess.
+        audio = decode(value, name=name)
+        samples, rate = audio
+        limits.check("audio_seconds", round(len(samples) / rate, 1), f"The length of {name!r} (seconds)")
+        return audio
+
+    return decode_checked
 
 
 DECODERS = {"image": _image_decoder, "audio": _audio_decoder}
@@ -66,6 +71,7 @@ class Task:
     """
 
     spec: ClassVar[TaskSpec]
+    output_suffixes: ClassVar[tuple[str, ...]] = (".json", "")  # what ``save`` writes (-o FILE)
     max_batch_size: ClassVar[int] = 1
     max_batch_tokens: ClassVar[int] = 16384  # items x longest item's tokens in one pass
 
@@ -105,7 +111,7 @@ class Task:
         calls = [self.spec.bind(item, kwargs) for item in inputs] if many else [self.spec.bind(inputs, kwargs)]
         if many and not calls:
             return []
-        with self.lease(), notices.listening(on_progress=on_progress):
+        with self.lease(), notices.listening(on_progress=on_progress), self.failures():
             engine = self.engine
             with engine.arriving(len(calls)):
                 requests = [self._request(bound, params) for bound, params in calls]
@@ -114,8 +120,32 @@ class Task:
             for future, (bound, params) in zip(futures, calls):
                 output = engine.result(future)
                 with _inference():
-                    results.append(wrap(self.spec.output, self.postprocess(output, **params)))
+                    results.append(wrap(self.spec.output, self.postprocess(output, **params), bound))
         return results if many else results[0]
+
+    @contextmanager
+    def failures(self):
+        """Errors from the libraries underneath, as modeldeck errors naming the task and model."""
+        try:
+            yield
+        except ModeldeckError:
+            raise
+        except Exception as e:  # noqa: BLE001 - re-raised as a modeldeck error, the original chained
+            raise self.failure(e) from e
+
+    def failure(self, error: Exception) -> ModeldeckError:
+        """A modeldeck error for a library error that escaped the task's own checks."""
+        text = str(error).splitlines()[0][:300] if str(error) else ""
+        if isinstance(error, MemoryError) or "can't allocate" in text or "out of memory" in text.lower():
+            return ModelTooLarge(
+                f"Ran out of memory running {self.spec.name} on {self.model_id} ({text}).",
+                "Ask for less (shorter input, fewer tokens, beams or images), or free memory and try again.",
+            )
+        return TaskFailed(
+            f"{self.spec.name} on {self.model_id} failed: {type(error).__name__}: {text}",
+            "This input or setting is one the model could not handle; run again with --debug (Python: see the "
+            "chained exception) for the traceback, and report it if it looks like a bug.",
+        )
 
     def _request(self, bound: dict[str, Any], params: dict[str, Any]) -> Request:
         """Check, validate and preprocess one item into a request for the engine."""
@@ -185,12 +215,17 @@ class Task:
                 value = inputs[spec.name] = [value]
             if spec.many and not value:
                 raise InvalidInput(f"{spec.name!r} is empty: give at least one.")
+            if spec.many:
+                from . import limits
+
+                limits.check("texts", len(value), f"The number of {spec.name!r}")
             if spec.kind == "text":
                 for text in value if spec.many else [value]:
                     if not isinstance(text, str):
                         raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
                     if not text.strip():
                         raise InvalidInput(f"{spec.name!r} is empty: give some text.")
+                    check_text(text, spec.name)
             elif spec.kind in DECODERS:
                 decode = DECODERS[spec.kind]()
                 inputs[spec.name] = [decode(v, params, spec.name) for v in value] if spec.many else decode(value, params, spec.name)
@@ -213,6 +248,24 @@ class Task:
         from .render import render
 
         return render(cls.spec.output, result, inputs)
+
+    @classmethod
+    def check_output(cls, path: Path, params: dict[str, Any] | None = None) -> None:
+        """Refuse an output file this task cannot write, before any work: unknown suffix, missing folder."""
+        path = Path(path)
+        if path.suffix.lower() not in cls.output_suffixes and not cls.format_chosen(params or {}):
+            known = ", ".join(s for s in cls.output_suffixes if s)
+            raise InvalidInput(
+                f"{cls.spec.name} cannot write a {path.suffix or 'suffix-less'} file ({path.name}).",
+                f"Name the file with one of: {known}.",
+            )
+        if not path.parent.is_dir():
+            raise InvalidInput(f"The folder {str(path.parent)!r} does not exist.", "Create it first, or pick another path.")
+
+    @classmethod
+    def format_chosen(cls, params: dict[str, Any]) -> bool:
+        """Whether the parameters name the output format (then any file name will do)."""
+        return False
 
     @classmethod
     def save(cls, result: Any, path: Path, inputs: dict[str, Any]) -> None:
@@ -241,7 +294,7 @@ class Streaming:
         bound, params = self.spec.bind(inputs, kwargs)
         self.check(bound, params)
         self.validate(bound, params)
-        with self.lease():
+        with self.lease(), self.failures():
             with _inference():
                 item = self.preprocess(bound, **params)
             forward_params = self.spec.params_for("forward", params)

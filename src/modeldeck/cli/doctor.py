@@ -46,6 +46,7 @@ def version_of(pip_name: str) -> str | None:
 def task_status(spec) -> dict:
     """Whether ``spec`` runs here now: its packages, and its default model (or offline stand-in)."""
     from ..hub import cached_snapshot, packaged_path
+    from ..integrity import repair_command, verify
     from ..refs import ModelRef
 
     needs = list(BACKEND_NEEDS.get(spec.backend, []))
@@ -58,14 +59,21 @@ def task_status(spec) -> dict:
         row["missing_packages"] = [pip for pip, _ in missing]
         row["status"] = "install"
         row["fix"] = f"pip install 'modeldeck[{','.join(extras)}]'" if extras else f"pip install {' '.join(row['missing_packages'])}"
+    folder = None
     for model in filter(None, (spec.default_model, spec.offline_default)):
         ref = ModelRef.parse(model)
-        if cached_snapshot(ref) is not None:
+        folder = cached_snapshot(ref)
+        if folder is not None:
             row["model_source"] = "cache" if model == spec.default_model else f"cache ({model}, offline stand-in)"
             break
-        if packaged_path(ref.id) is not None:
+        folder = packaged_path(ref.id)
+        if folder is not None:
             row["model_source"] = "package" if model == spec.default_model else f"package ({model}, offline stand-in)"
             break
+    problems = verify(folder, deep=False) if folder is not None else []
+    if problems and "status" not in row:  # a broken model is not "ready"
+        row["status"], row["fix"] = "broken", repair_command(ref.id, folder)
+        row["broken"] = [str(p) for p in problems]
     if "status" not in row:
         if row["model_source"]:
             row["status"], row["fix"] = "ready", ""
@@ -79,11 +87,12 @@ def _is_dotfile(warning) -> bool:
     return str(warning).rsplit(": ", 1)[-1].rsplit("/", 1)[-1].startswith(".")
 
 
-def gather(probe_hub: bool = True) -> dict:
+def gather(probe_hub: bool = True, verify: bool = False) -> dict:
     import psutil
 
     from .. import __version__, settings
     from ..catalog import scan_cache
+    from ..integrity import verify_all
     from ..online import hub_reachable
     from ..memory import gpu_memory
     from ..pipelines import specs
@@ -117,16 +126,18 @@ def gather(probe_hub: bool = True) -> dict:
         "offline": {"forced": forced, "hub": settings.hub_endpoint(), "hub_reachable": reachable,
                     "acting_offline": forced or reachable is False},
         "tasks": [task_status(s) for s in specs()],
+        **({"verify": [c.to_dict() for c in verify_all()]} if verify else {}),
     }
 
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def doctor_command(as_json: bool) -> None:
+@click.option("--verify", is_flag=True, help="Check every cached and packaged model's files; list the broken ones.")
+def doctor_command(as_json: bool, verify: bool) -> None:
     """Versions, devices, memory, cache and offline state; what is missing for which task."""
     from ..memory import format_bytes as fmt
 
-    report = gather()
+    report = gather(verify=verify)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -163,3 +174,13 @@ def doctor_command(as_json: bool) -> None:
         detail = t["default_model"] + (f" ({t['model_source']})" if t["model_source"] else "")
         fix = f"  -> {t['fix']}" if t["fix"] else ""
         click.echo(f"  {t['status']:<8} {t['task']:<{width}}  {detail}{fix}")
+    if verify:
+        checked = report["verify"]
+        broken = [c for c in checked if c["problems"]]
+        click.echo(f"verify     {len(checked)} model folders checked: "
+                   + (f"{len(broken)} broken" if broken else "all whole"))
+        for c in broken:
+            click.echo(f"  broken   {c['model']} ({c['path']})")
+            for problem in c["problems"]:
+                click.echo(f"             {problem}")
+            click.echo(f"             -> {c['fix']}")

@@ -42,7 +42,8 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 @click.option("--revision", help="Branch, tag or commit to pull (for models named without '@revision').")
 @click.option("--dry-run", is_flag=True, help="Show what would be downloaded, download nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
+@click.option("--force", is_flag=True, help="Repair: check the cached files and re-fetch only the broken or missing ones.")
+def pull_command(models, tasks, defaults, revision, dry_run, quiet, force) -> None:
     """Download models into the Hugging Face cache: only the files modeldeck loads.
 
     Safetensors rather than pickle, no TensorFlow/Flax/ONNX copies. A pull that
@@ -51,6 +52,7 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
         modeldeck pull gpt2 facebook/bart-large-cnn@main
         modeldeck pull --task summarization
         modeldeck pull --defaults
+        modeldeck pull gpt2 --force      # repair a broken cached copy
     """
     from ..online import require_online
     from ..refs import ModelRef
@@ -70,7 +72,10 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
         if revision and not ref.revision and ref.path is None:
             ref = ModelRef(ref.id, revision)
         refs.append(ref)
-    require_online("download models")  # fails in seconds when there is no network
+    if force:
+        _require_online_to_repair(refs)
+    else:
+        require_online("download models")  # fails in seconds when there is no network
     failed = 0
     for ref in refs:
         try:
@@ -82,11 +87,17 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
             click.echo(
                 f"{ref} (commit {plan.commit[:12]}): {len(plan.files)} files, {_fmt(plan.total_bytes)}{skipped}", err=True
             )
-            if dry_run:
+            if dry_run and not force:
                 for name, size in plan.files.items():
                     click.echo(f"  {name}  {_fmt(size)}")
                 continue
+            if force:
+                _repair(ref, plan, dry_run, quiet)
+            if dry_run:
+                continue
             path = pull_one(ref, progress=not quiet, plan=plan)
+            if force:
+                _check_repaired(ref, plan)
             click.echo(f"{ref}: ready at {path}")
         except ModeldeckError as e:
             if len(refs) == 1:
@@ -95,6 +106,57 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet) -> None:
             fail(f"{ref}: {e.message}", e.hint)
     if failed:
         raise ModeldeckError(f"{failed} of {len(refs)} models could not be pulled.", "See the errors above.")
+
+
+def _require_online_to_repair(refs) -> None:
+    """pull --force with no hub: say that nothing changed and what else would do."""
+    from .. import settings
+    from ..errors import HubUnreachable
+    from ..online import require_online
+
+    try:
+        require_online("download models")
+    except HubUnreachable as e:
+        names = ", ".join(str(r) for r in refs)
+        raise HubUnreachable(
+            f"Cannot re-fetch the broken files of {names}: {e.message.split(': ', 1)[-1]}",
+            "Nothing was changed. " + (e.hint if settings.offline_forced() else "Run the same command again when "
+            "the hub is reachable (or copy the model's cache folder from a machine that has it whole)."),
+        ) from None
+
+
+def _repair(ref, plan, dry_run: bool, quiet: bool) -> None:
+    """Say which cached files are broken and (unless dry_run) re-fetch just those."""
+    from ..download import storage_folder
+    from ..integrity import broken_files, repair
+    from ..refs import split_subpath
+
+    broken, stray = broken_files(ref, plan)
+    for problem in stray:
+        click.echo(f"{ref}: {problem} is broken but not on the hub at this commit; left as it is.", err=True)
+    if not (storage_folder(split_subpath(ref.id)[0]) / "snapshots" / plan.commit).is_dir():
+        click.echo(f"{ref}: commit {plan.commit[:12]} is not cached yet; fetching it whole.", err=True)
+        return
+    if not broken:
+        click.echo(f"{ref}: every cached file checks out; nothing to re-fetch.", err=True)
+        return
+    verb = "would re-fetch" if dry_run else "re-fetching"
+    click.echo(f"{ref}: {verb} {len(broken)} broken file(s):", err=True)
+    for name, why in broken.items():
+        click.echo(f"  {name}  ({why})", err=True)
+    if not dry_run:
+        repair(ref, plan, broken, progress=not quiet)
+
+
+def _check_repaired(ref, plan) -> None:
+    from ..errors import BrokenModel
+    from ..integrity import broken_files
+
+    still, _ = broken_files(ref, plan)
+    if still:
+        shown = ", ".join(f"{name} ({why})" for name, why in still.items())
+        raise BrokenModel(f"{ref} is still broken after re-fetching: {shown}.",
+                          "The hub's copy may differ from what it lists; try again later, or rm the model and pull it.")
 
 
 # -- list ------------------------------------------------------------------------------------------
@@ -114,11 +176,17 @@ def list_command(as_json: bool) -> None:
     if not entries:
         click.echo(f"No models yet in {settings.hub_cache()}. Get one with: modeldeck pull MODEL")
         return
-    rows = [("MODEL", "REVISION", "SIZE", "LAST USED", "TASKS")]
+    rows = [("MODEL", "REVISION", "SIZE", "LAST USED", "STATUS", "TASKS")]
     for e in entries:
         revision = e.revision if e.source == "cache" else f"({e.revision})"
-        rows.append((e.id, revision, _fmt(e.size_bytes), _ago(e.last_used), ", ".join(e.tasks) or "-"))
+        rows.append((e.id, revision, _fmt(e.size_bytes), _ago(e.last_used), e.status, ", ".join(e.tasks) or "-"))
     _table(rows)
+    broken = [e for e in entries if e.broken]
+    if broken:
+        click.echo("")
+    for e in broken:
+        shown = ", ".join(e.broken[:3]) + (f" and {len(e.broken) - 3} more" if len(e.broken) > 3 else "")
+        click.echo(f"broken: {e.id}: {shown}. Repair: {e.repair}")
     total = sum(e.size_bytes for e in entries if e.source == "cache")
     click.echo(f"\n{sum(e.source == 'cache' for e in entries)} cached ({_fmt(total)} in {settings.hub_cache()}), "
                f"{sum(e.source == 'package' for e in entries)} packaged.")

@@ -16,7 +16,9 @@ from ..spec import Param, TaskSpec
 
 def bind_positional(spec: TaskSpec, args: tuple[str, ...]) -> dict[str, Any]:
     """Map CLI positionals onto the spec's inputs; a ``many`` input takes what is left."""
-    args = [sys.stdin.read() if a == "-" else a for a in args]
+    # stdin as bytes: text that is not UTF-8 keeps its bad bytes (as lone surrogates), so the task's
+    # check can name the position instead of the decoder failing with a traceback
+    args = [sys.stdin.buffer.read().decode("utf-8", "surrogateescape") if a == "-" else a for a in args]
     bound: dict[str, Any] = {}
     remaining = list(args)
     for index, spec_input in enumerate(spec.inputs):
@@ -122,6 +124,8 @@ def task_command(spec: TaskSpec) -> click.Command:
             if value is not None:
                 params[param.name] = value
         get_task(spec.name).check(*spec.bind(bound, params))  # bad input fails before the model loads
+        if output:
+            get_task(spec.name).check_output(Path(output), params)
         allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
         runner = load(spec.name, model, device=device, **allowed)
         stream = getattr(runner, "stream", None)

@@ -40,6 +40,10 @@ TASK_MODULES = (
     "image_to_text",
     "visual_question_answering",
     "image_text_matching",
+    # image generation
+    "text_to_image",
+    "image_to_image",
+    "inpainting",
 )
 
 
@@ -60,6 +64,11 @@ def aliases() -> dict[str, str]:
 
 def canonical_name(name: str) -> str:
     """The registered name for ``name`` or one of its aliases."""
+    if not isinstance(name, str):
+        raise UnknownTask(
+            f"A task is named by text, like 'fill-mask', not by {type(name).__name__}.",
+            "Run 'modeldeck tasks' (Python: modeldeck.tasks()) to see them all.",
+        )
     tasks = registry()
     if name in tasks:
         return name

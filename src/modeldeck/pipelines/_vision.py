@@ -25,9 +25,12 @@ class VisionTask(Task):
     postprocess gets the model outputs and the image's (width, height).
     """
 
+    output_suffixes = (*sorted(PICTURE_SUFFIXES), ".json", "")
+
     def preprocess(self, inputs, **_):
         image = inputs["image"]
-        return self.processor(images=image, return_tensors="pt"), image.size
+        # channels_last said outright: a 1- or 3-pixel-high picture looks channels-first to the guesser
+        return self.processor(images=image, return_tensors="pt", input_data_format="channels_last"), image.size
 
     def forward(self, batch, **_):
         (encoded, size), = batch

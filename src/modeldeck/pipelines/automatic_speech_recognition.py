@@ -112,16 +112,25 @@ class AutomaticSpeechRecognition(Task):
             ),
             Param(
                 "beam_size", int, None, "beam search width (default: 5 with faster-whisper, greedy with transformers)",
-                min=1,
+                min=1, limit="beams",
             ),
-            Param("batch_size", int, 1, "transformers backend: decode this many overlapping 30 s chunks at once", min=1),
-            Param("max_new_tokens", int, None, "most tokens decoded per 30 s window", min=1),
+            Param(
+                "batch_size", int, 1, "transformers backend: decode this many overlapping 30 s chunks at once", min=1,
+                limit="batch",
+            ),
+            Param("max_new_tokens", int, None, "most tokens decoded per 30 s window", min=1, max=448),
         ),
         aliases=("asr", "speech-recognition", "transcribe"),
         model_types=("whisper",),  # CTranslate2 folders have no model_type and go to faster-whisper
         modality="audio",
         examples=({"audio": "speech.wav"},),
     )
+
+    output_suffixes = (".txt", ".srt", ".vtt", ".json", "")
+
+    @classmethod
+    def format_chosen(cls, params) -> bool:
+        return params.get("format") is not None
 
     def load(self) -> None:
         from ..backends.faster_whisper import is_ctranslate2_model, load_whisper

@@ -89,8 +89,8 @@ class Chat(Streaming, Task):
 
     def validate(self, inputs, params) -> None:
         gen.check_decoding(params)
-        if params.get("num_return_sequences", 1) not in (None, 1):
-            raise InvalidInput("chat makes one reply.")
+        if self.seq2seq:  # the reply has the decoder's window to itself
+            gen.check_room(params, "max_new_tokens", self.window, self.model_id)
 
     def encode(self, turns: list[dict[str, str]]) -> list[int]:
         """Token ids of the conversation as the model reads it."""

@@ -54,7 +54,8 @@ class DepthEstimation(VisionTask):
         outputs, (width, height) = outputs
         outputs.predicted_depth = outputs.predicted_depth.float()
         depth = self.processor.post_process_depth_estimation(outputs, target_sizes=[(height, width)])[0]
-        array = depth["predicted_depth"].cpu().numpy().astype("float32")
+        # reshaped: the post-processor squeezes a 1-pixel side away
+        array = depth["predicted_depth"].cpu().numpy().astype("float32").reshape(height, width)
         return DepthResult(depth_to_gray(array), array)
 
     @classmethod

@@ -21,9 +21,20 @@ class SentenceEmbedding(Task):
         self.model = load_sentence_model(self.model_path, self.device)
 
     def tokenize(self, texts: list[str]) -> list:
-        from ..backends.sentence_transformers import tokenize
+        """Each text's tokens; texts longer than the model reads are cut, with a notice."""
+        from ..backends.sentence_transformers import token_count, tokenize
+        from ..notices import notice
 
-        return tokenize(self.model, texts)
+        pieces = tokenize(self.model, texts)
+        window = getattr(self.model, "max_seq_length", None)
+        if window and any(token_count(p) >= window for p in pieces):
+            cut = sum(1 for t in texts if len(self.model.tokenizer(t)["input_ids"]) > window)
+            if cut:
+                notice(
+                    f"{cut} of {len(texts)} texts are longer than the {window} tokens {self.model_id} reads: "
+                    f"their embeddings cover the first {window} tokens only. Split long texts to embed all of them."
+                )
+        return pieces
 
     def cost(self, item) -> int:
         from ..backends.sentence_transformers import token_count
@@ -52,7 +63,7 @@ class FeatureExtraction(SentenceEmbedding):
         output_help="one vector per text",
         params=(
             Param("normalize", bool, False, "scale each vector to length 1"),
-            Param("batch_size", int, 32, "texts per forward pass", min=1, max=4096),
+            Param("batch_size", int, 32, "texts per forward pass", min=1, limit="batch"),
         ),
         aliases=("embeddings", "sentence-embeddings"),
         backend="sentence-transformers",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..errors import InvalidInput
+from ..generation import model_window
 from ..spec import Input, Param, TaskSpec
 from ..task import Task
+from ._text import encode_to_fit
 
 
 class FillMask(Task):
@@ -27,6 +29,7 @@ class FillMask(Task):
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         self.model = load_model(AutoModelForMaskedLM, self.model_path, self.device)
+        self.window = model_window(self.model, self.tokenizer, default=512)
 
     def validate(self, inputs, params) -> None:
         super().validate(inputs, params)
@@ -40,7 +43,13 @@ class FillMask(Task):
             )
 
     def preprocess(self, inputs, **_):
-        return dict(self.tokenizer(inputs["text"], truncation=True))
+        encoded = encode_to_fit(self.tokenizer, inputs["text"], self.window, self.model_id)
+        if self.tokenizer.mask_token_id not in encoded["input_ids"]:
+            raise InvalidInput(
+                f"The mask token is past the first {self.window} tokens, all {self.model_id} reads.",
+                "Cut the text so the mask comes earlier.",
+            )
+        return encoded
 
     def cost(self, item) -> int:
         return len(item["input_ids"])

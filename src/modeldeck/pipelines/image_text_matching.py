@@ -28,7 +28,7 @@ class ImageTextMatching(VisionTask):
         output_help='[{"text" or "image": ..., "score": match probability}], best first',
         params=(
             Param("cosine", bool, False, "also give the cosine similarity of the projected features"),
-            Param("batch_size", int, 16, "pairs scored per forward pass", min=1, max=1024),
+            Param("batch_size", int, 16, "pairs scored per forward pass", min=1, limit="batch"),
             DOWNSCALE,
         ),
         aliases=("image-text-retrieval",),
@@ -54,6 +54,8 @@ class ImageTextMatching(VisionTask):
     @classmethod
     def check(cls, inputs, params) -> None:
         texts = inputs.get("text")
+        if texts is not None and not isinstance(texts, (str, list, tuple)):
+            raise InvalidInput(f"'text' must be a text or a list of texts, not {type(texts).__name__}.")
         texts = [texts] if isinstance(texts, str) else list(texts or [])
         if not texts:
             raise InvalidInput("'text' is empty: give a text to match.")

@@ -30,8 +30,8 @@ class ImageToText(Streaming, VisionTask):
         output="text",
         output_help='[{"generated_text": caption}]',
         params=(
-            Param("max_new_tokens", int, 30, "longest caption in tokens", min=1),
-            Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1),
+            Param("max_new_tokens", int, 30, "longest caption in tokens", min=1, limit="new_tokens"),
+            Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1, limit="beams"),
             DOWNSCALE,
         ),
         aliases=("image-captioning",),
@@ -66,6 +66,10 @@ class ImageToText(Streaming, VisionTask):
 
     def validate(self, inputs, params) -> None:
         gen.check_decoding(params)
+        window = gen.model_window(getattr(self.model.config, "text_config", None) or getattr(self.model.config, "decoder", None)
+                                  or self.model.config, self.tokenizer, default=512)
+        prompt = len(self.tokenizer(inputs["text"])["input_ids"]) if inputs.get("text") else 1
+        gen.check_room(params, "max_new_tokens", window - prompt, self.model_id)
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):

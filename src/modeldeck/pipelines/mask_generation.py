@@ -73,8 +73,11 @@ class MaskGeneration(VisionTask):
                 item="box", stage="preprocess",
             ),
             Param("multimask", bool, True, "three candidate masks per prompt (off: SAM's single best guess)"),
-            Param("points_per_side", int, 16, "no prompt: a grid of this many points per side", min=1, stage="preprocess"),
-            Param("points_per_batch", int, 64, "no prompt: grid points decoded per batch", min=1),
+            Param(
+                "points_per_side", int, 16, "no prompt: a grid of this many points per side", min=1, stage="preprocess",
+                limit="grid",
+            ),
+            Param("points_per_batch", int, 64, "no prompt: grid points decoded per batch", min=1, limit="batch"),
             Param("pred_iou_thresh", float, 0.88, "no prompt: keep masks with predicted IoU at least this", min=0, max=1),
             Param("stability_score_thresh", float, 0.95, "no prompt: keep masks at least this stable", min=0, max=1),
             Param(

@@ -17,7 +17,7 @@ class SentenceSimilarity(SentenceEmbedding):
         ),
         output="scores",
         output_help="one cosine score per sentence",
-        params=(Param("batch_size", int, 32, "texts per forward pass", min=1, max=4096),),
+        params=(Param("batch_size", int, 32, "texts per forward pass", min=1, limit="batch"),),
         backend="sentence-transformers",
         examples=(
             {

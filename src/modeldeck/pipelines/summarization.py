@@ -23,8 +23,8 @@ class Summarization(Streaming, Task):
         output="text",
         output_help='{"summary_text"}',
         params=(
-            Param("min_length", int, None, "shortest summary, in tokens (default: the model's)", min=0),
-            Param("max_length", int, None, "longest summary, in tokens (default: the model's)", min=1),
+            Param("min_length", int, None, "shortest summary, in tokens (default: the model's)", min=0, limit="new_tokens"),
+            Param("max_length", int, None, "longest summary, in tokens (default: the model's)", min=1, limit="new_tokens"),
             gen.NUM_BEAMS,
             Param(
                 "long_input", str, "chunk", "text longer than the model's window: summarise it in chunks, or cut it",
@@ -55,6 +55,8 @@ class Summarization(Streaming, Task):
     def validate(self, inputs, params) -> None:
         super().validate(inputs, params)
         gen.check_decoding(params)
+        gen.check_room(params, "max_length", self.window, self.model_id)
+        gen.check_room(params, "min_length", self.window, self.model_id)
 
     def summarise(self, texts: list[str], emit=None, **params) -> list[str]:
         """One summary per text (each already fits the window); ``emit`` streams a lone text's summary."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..generation import model_window
 from ..spec import Input, Param, TaskSpec
 from ..task import Task
+from ._text import encode_to_fit
 
 
 class TextClassification(Task):
@@ -27,9 +29,10 @@ class TextClassification(Task):
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
+        self.window = model_window(self.model, self.tokenizer, default=512)
 
     def preprocess(self, inputs, **_):
-        return dict(self.tokenizer(inputs["text"], truncation=True))
+        return encode_to_fit(self.tokenizer, inputs["text"], self.window, self.model_id)
 
     def cost(self, item) -> int:
         return len(item["input_ids"])

@@ -25,9 +25,10 @@ class TextGeneration(Streaming, Task):
         output="text",
         output_help='[{"generated_text"}], one per sequence',
         params=(
-            Param("max_new_tokens", int, 50, "how many tokens to add", min=1),
+            Param("max_new_tokens", int, 50, "how many tokens to add", min=1, limit="new_tokens"),
             *gen.SAMPLING_PARAMS,
-            Param("num_return_sequences", int, 1, "how many continuations (more than one turns sampling on)", min=1),
+            Param("num_return_sequences", int, 1, "how many continuations (more than one turns sampling on)", min=1,
+                  limit="sequences"),
             Param("return_full_text", bool, True, "start generated_text with the prompt", stage="postprocess"),
         ),
         examples=({"text": "Once upon a time,"},),

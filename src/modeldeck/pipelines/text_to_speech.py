@@ -63,6 +63,8 @@ class TextToSpeech(Task):
         examples=({"text": "Hello! modeldeck speaks, even offline."},),
     )
 
+    output_suffixes = (".wav", ".flac", ".ogg", ".mp3", "")
+
     def load(self) -> None:
         from ..backends.piper import find_voice, load_voice, sampling_rate
 
@@ -90,6 +92,11 @@ class TextToSpeech(Task):
             require("phonemizer", "phonemizer", "speech")
         self.model = load_model(VitsModel, self.model_path, self.device)
         self.sampling_rate = int(self.model.config.sampling_rate)
+
+    def validate(self, inputs, params) -> None:
+        from .. import limits
+
+        limits.check("speech_chars", len(inputs["text"]), "The text to speak (characters)")
 
     def preprocess(self, inputs, **_) -> list[str]:
         sentences = split_sentences(inputs["text"])

@@ -99,6 +99,7 @@ class Translation(Streaming, Task):
     def validate(self, inputs, params) -> None:
         super().validate(inputs, params)
         gen.check_decoding(params)
+        gen.check_room(params, "max_new_tokens", self.window, self.model_id)
         src, tgt = params.get("src_lang"), params.get("tgt_lang")
         if self.multilingual:
             codes = sorted(self.code_tokens)

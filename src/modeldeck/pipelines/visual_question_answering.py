@@ -7,7 +7,7 @@ the way the model card shows (processor -> generate -> decode), and also scores 
 from __future__ import annotations
 
 from ..errors import InvalidInput
-from ..generation import check_decoding
+from ..generation import check_decoding, check_room
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -24,8 +24,8 @@ class VisualQuestionAnswering(VisionTask):
         output="answer",
         output_help='[{"answer": text, "score": probability of that answer}]',
         params=(
-            Param("max_new_tokens", int, 20, "longest answer in tokens", min=1),
-            Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1),
+            Param("max_new_tokens", int, 20, "longest answer in tokens", min=1, limit="new_tokens"),
+            Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1, limit="beams"),
             DOWNSCALE,
         ),
         aliases=("vqa",),
@@ -50,6 +50,7 @@ class VisualQuestionAnswering(VisionTask):
 
     def validate(self, inputs, params) -> None:
         check_decoding(params)
+        check_room(params, "max_new_tokens", self.text_limit() - 1, self.model_id)
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):

@@ -1,0 +1,60 @@
+"""Caps on the work one request may ask for, so a UI or server started for others stays up.
+
+Each cap has a default that suits one person on a laptop and an environment
+variable to raise or tighten it. Parameters name their cap in the spec
+(``Param(..., limit="beams")``); a value over it is refused before any work
+starts, naming the parameter, the cap and how to raise it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Limit:
+    default: float
+    env: str
+    what: str
+
+
+LIMITS = {
+    "beams": Limit(16, "MODELDECK_MAX_BEAMS", "beam search width"),
+    "sequences": Limit(16, "MODELDECK_MAX_SEQUENCES", "sequences per request"),
+    "new_tokens": Limit(4096, "MODELDECK_MAX_NEW_TOKENS", "tokens generated per request"),
+    "batch": Limit(256, "MODELDECK_MAX_BATCH", "items per forward pass"),
+    "grid": Limit(64, "MODELDECK_MAX_GRID", "SAM grid points per side"),
+    "speech_chars": Limit(20_000, "MODELDECK_MAX_SPEECH_CHARS", "characters of text to speak per request"),
+    "audio_seconds": Limit(4 * 3600, "MODELDECK_MAX_AUDIO_SECONDS", "seconds of audio per request"),
+    "texts": Limit(10_000, "MODELDECK_MAX_TEXTS", "texts or labels per request"),
+    "text_chars": Limit(2_000_000, "MODELDECK_MAX_TEXT_CHARS", "characters per text"),
+}
+
+
+def value(name: str) -> float:
+    """The cap ``name`` in force (its environment variable, else its default)."""
+    limit = LIMITS[name]
+    raw = os.environ.get(limit.env, "").strip().replace("_", "")
+    if not raw:
+        return limit.default
+    try:
+        number = float(raw)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        raise InvalidInput(f"{limit.env}={raw!r} is not a positive number.", f"Set it to a number like {limit.default:g}.")
+    return number
+
+
+def check(name: str, amount: float, what: str) -> None:
+    """Refuse ``amount`` of ``what`` when it is over the cap ``name``."""
+    cap = value(name)
+    if amount > cap:
+        limit = LIMITS[name]
+        raise InvalidInput(
+            f"{what} is {amount:g}, over the limit of {cap:g} {limit.what}.",
+            f"Ask for less, or raise the limit with {limit.env}={int(max(cap * 4, amount))}.",
+        )

@@ -1,0 +1,123 @@
+"""Bad input, generated from the specs: every case ends in a modeldeck error (or a correct result), fast,
+with bounded memory. No raw torch / transformers / PIL / numpy error may escape."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+
+import modeldeck
+from modeldeck import limits
+from modeldeck.errors import ModeldeckError, TaskFailed
+from modeldeck.pipelines import registry
+
+CATS = "tests/fixtures/data/coco-000000039769-cats.png"
+JFK = "tests/fixtures/data/jfk.flac"
+GOOD_INPUTS = {
+    "text": "A man is eating food.",
+    "image": CATS,
+    "audio": JFK,
+    "messages": "Hello there!",
+}
+GOOD_PARAMS = {  # what a task needs beside its inputs to run at all
+    "translation": {"tgt_lang": "fra_Latn"},
+    "zero-shot-image-classification": {"candidate_labels": ["cat", "dog"]},
+    "zero-shot-audio-classification": {"candidate_labels": ["speech", "music"]},
+    "text-to-image": {"steps": 1, "width": 64, "height": 64},
+    "image-to-image": {"steps": 2},
+    "inpainting": {"steps": 1},
+}
+GOOD_TEXT = {"fill-mask": "Paris is the [MASK] of France.", "question-answering": "Where do I live?"}
+HUGE = 10**12
+
+
+def good_inputs(task) -> dict:
+    inputs = {}
+    for spec in task.spec.inputs:
+        if spec.optional:
+            continue
+        value = GOOD_TEXT.get(task.spec.name, GOOD_INPUTS[spec.kind]) if spec.kind == "text" else GOOD_INPUTS[spec.kind]
+        if task.spec.name == "question-answering" and spec.name == "context":
+            value = "My name is Wolfgang and I live in Berlin."
+        if task.spec.name == "inpainting" and spec.name == "mask":
+            value = CATS
+        inputs[spec.name] = [value] if spec.many else value
+    return inputs
+
+
+def bad_values(param) -> list:
+    """Values a hostile but fair user might pass for ``param``."""
+    if param.many:
+        return [12345, [{"x": 1}], ["\ud800"], "\ud800", list(range(int(limits.value("texts")) + 1))]
+    if param.type is bool:
+        return ["maybe", [], {"a": 1}]
+    if param.type in (int, float):
+        values = [HUGE, -HUGE, math.nan, math.inf, "abc", [1], {"a": 1}, True]
+        if param.min is not None:
+            values.append(param.min - 1)
+        if param.max is not None:
+            values.append(param.max + 1)
+        if param.limit is not None:
+            values.append(limits.value(param.limit) + 1)
+        return values
+    if param.choices:
+        return ["nonsense", 5]
+    return ["\ud800", [1, 2], {"a": 1}, ""]
+
+
+def bad_inputs(kind: str) -> list:
+    common = [None, 5, {"a": 1}, ""]
+    if kind == "text":
+        return [*common, "   ", "a\ud800b", b"\xff\xfe"]
+    if kind == "messages":
+        return [*common, [], [{"role": "bot", "content": "x"}], [{"role": "user", "content": 5}], "a\ud800b"]
+    if kind == "image":
+        return [
+            *common, b"", b"hello, I am text", Image.new("RGB", (1, 1)), Image.new("RGB", (1, 3000)),
+            np.zeros((2, 2), dtype=object), np.zeros((0, 0, 3)), "no/such/file.png",
+        ]
+    return [*common, b"", (np.zeros(0, dtype=np.float32), 16000), (np.zeros(1600, dtype=np.float32), 0),
+            (np.zeros(1600, dtype=np.float32), 10**9), np.zeros((2, 2), dtype=object), "no/such/file.wav"]
+
+
+def cases():
+    for name, task in registry().items():
+        for param in task.spec.params:
+            for value in bad_values(param):
+                yield pytest.param(name, None, param.name, value, id=f"{name}-{param.name}-{value!r:.20}")
+        for spec in task.spec.inputs:
+            for value in bad_inputs(spec.kind):
+                yield pytest.param(name, spec.name, None, value, id=f"{name}-{spec.name}-{type(value).__name__}-{str(value)[:12]!r}")
+
+
+PROCESS = psutil.Process()
+BASELINE: list[int] = []
+
+
+@pytest.mark.parametrize("task_name, input_name, param_name, value", list(cases()))
+def test_bad_input_is_a_modeldeck_error(task_name, input_name, param_name, value):
+    task = registry()[task_name]
+    inputs = good_inputs(task)
+    params = dict(GOOD_PARAMS.get(task_name, {}))
+    if input_name is not None:
+        inputs[input_name] = value
+    else:
+        params[param_name] = value
+    if not BASELINE:
+        BASELINE.append(PROCESS.memory_info().rss)
+    started = time.monotonic()
+    try:
+        modeldeck.run(task_name, inputs, **params)
+    except TaskFailed as e:  # a library error that slipped past the task's own checks
+        pytest.fail(f"not caught by modeldeck's checks: {e}")
+    except ModeldeckError as e:
+        assert str(e).strip() and "Traceback" not in str(e)
+    # any other exception fails the test, naming its class
+    assert time.monotonic() - started < 60, "a bad input took over a minute"
+    grown = PROCESS.memory_info().rss - BASELINE[0]
+    assert grown < 6e9, f"memory grew {grown / 1e9:.1f} GB over the bad-input cases"

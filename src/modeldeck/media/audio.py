@@ -39,6 +39,8 @@ def load_audio(source: Any, sampling_rate: int | None = None, *, name: str = "au
     if sampling_rate is not None and rate != sampling_rate:
         audio = resample(audio, rate, sampling_rate)
         rate = sampling_rate
+    if len(audio) == 0:
+        raise InvalidInput(f"The {name} is too short: less than one sample at {rate} Hz.", "Give at least a moment of sound.")
     return audio, rate
 
 
@@ -234,6 +236,9 @@ def from_array(array: Any, sampling_rate: Any, *, name: str = "audio"):
     return check_samples(audio, int(sampling_rate), f"The {name} array")
 
 
+MAX_RATE = 768_000  # the highest rate audio hardware records at; anything above is a mistake
+
+
 def check_rate(sampling_rate: Any, name: str = "audio") -> None:
     import numbers
 
@@ -242,9 +247,10 @@ def check_rate(sampling_rate: Any, name: str = "audio") -> None:
             f"The {name} sampling rate must be a number of samples per second, not {sampling_rate!r}.",
             "Pass (array, sampling_rate), e.g. (samples, 16000).",
         )
-    if not sampling_rate > 0 or int(sampling_rate) != sampling_rate:
+    if not sampling_rate > 0 or int(sampling_rate) != sampling_rate or sampling_rate > MAX_RATE:
         raise InvalidInput(
-            f"The {name} sampling rate must be a positive whole number of samples per second, not {sampling_rate!r}.",
+            f"The {name} sampling rate must be a whole number of samples per second from 1 to {MAX_RATE}, "
+            f"not {sampling_rate!r}.",
             "Common rates are 16000, 22050, 44100 and 48000.",
         )
 

@@ -26,6 +26,21 @@ class VisionTask(Task):
     """
 
     output_suffixes = (*sorted(PICTURE_SUFFIXES), ".json", "")
+    # Models that scale a picture to fit a square lose a side thinner than a pixel at extreme shapes.
+    max_aspect: float | None = None
+
+    def validate(self, inputs, params) -> None:
+        super().validate(inputs, params)
+        if self.max_aspect is None:
+            return
+        for image in inputs["image"] if isinstance(inputs.get("image"), list) else [inputs.get("image")]:
+            width, height = image.size
+            if max(width, height) > self.max_aspect * min(width, height):
+                raise InvalidInput(
+                    f"The picture is {width}x{height} pixels: too thin for {self.model_id}, which scales it to fit "
+                    f"its input (one side would shrink under a pixel).",
+                    f"Crop or pad it to a shape no more than {self.max_aspect:g} times longer than wide.",
+                )
 
     def preprocess(self, inputs, **_):
         image = inputs["image"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import generation as gen
 from ..errors import InvalidInput
-from ..spec import Input, TaskSpec
+from ..spec import Input, TaskSpec, check_text
 from ..task import Streaming, Task
 
 ROLES = ("system", "user", "assistant")
@@ -44,6 +44,7 @@ def as_conversation(value: Any) -> list[dict[str, str]]:
             )
         if not isinstance(turn["content"], str):
             raise InvalidInput(f"Turn {i + 1}'s content must be text, not {type(turn['content']).__name__}.")
+        check_text(turn["content"], f"turn {i + 1}")
         turns.append({"role": turn["role"], "content": turn["content"]})
     if turns[-1]["role"] != "user":
         raise InvalidInput("The conversation must end with the user's new message.", "Append a user turn.")

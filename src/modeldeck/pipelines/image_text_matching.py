@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 from ..errors import InvalidInput
-from ..spec import Input, Param, TaskSpec
+from ..spec import Input, Param, TaskSpec, check_text
 from ._vision import DOWNSCALE, VisionTask
 
 
@@ -62,6 +62,7 @@ class ImageTextMatching(VisionTask):
         for text in texts:
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInput(f"Each text must be non-empty text, not {text!r}.")
+            check_text(text, "text")
         images = {"image": inputs["image"]}
         super().check(images, params)  # several texts are allowed here, so only images go through
         inputs.update(images, text=texts)

@@ -90,6 +90,8 @@ class MaskGeneration(VisionTask):
         examples=({"image": "cats.png", "points": ["450,300"]},),
     )
 
+    max_aspect = 100
+
     def load(self) -> None:
         from transformers import SamModel, SamProcessor
 

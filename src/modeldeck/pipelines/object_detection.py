@@ -23,6 +23,8 @@ class ObjectDetection(VisionTask):
         examples=({"image": "cats.png"},),
     )
 
+    max_aspect = 100
+
     def load(self) -> None:
         from transformers import AutoImageProcessor, AutoModelForObjectDetection
 

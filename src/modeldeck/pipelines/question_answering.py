@@ -11,7 +11,7 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 from __future__ import annotations
 
 from ..errors import InvalidInput
-from ..spec import Input, Param, TaskSpec
+from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Task
 
 
@@ -55,7 +55,10 @@ class QuestionAnswering(Task):
                 f"{self.model_id}'s tokenizer cannot map tokens back to characters, which extractive QA needs.",
                 "Pick a model with a tokenizer.json (a 'fast' tokenizer).",
             )
-        self.model = load_model(AutoModelForQuestionAnswering, self.model_path, self.device)
+        from ..backends.onnx import load_encoder
+
+        # The torch model, or its ONNX Runtime stand-in (runtime="onnx", or a stored graph under "auto").
+        self.model = load_encoder(self, AutoModelForQuestionAnswering, self.tokenizer, ("start_logits", "end_logits"))
         self.window = model_window(self.model, self.tokenizer, default=512)
 
     @classmethod
@@ -64,6 +67,7 @@ class QuestionAnswering(Task):
             value = inputs.get(name)
             if not isinstance(value, str):
                 raise InvalidInput(f"{name!r} must be text, not {type(value).__name__}.")
+            check_text(value, name)
         if not inputs["context"].strip():
             raise InvalidInput("The context is empty: give the text the answer should come from.")
         if not inputs["question"].strip():

@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "run:run_group",
     "chat": "chat:chat_command",
     "ui": "ui:ui_command",
+    "serve": "serve:serve_command",
     "space": "space:space_group",
     "pull": "models:pull_command",
     "list": "models:list_command",

@@ -1,0 +1,170 @@
+"""Which models the server has and which tasks each serves; loading runners; the queue bound per model.
+
+Models come only from this machine (the Hugging Face cache, packaged models,
+and folders the operator preloaded): a request never downloads a model or
+reads a path it names; a missing model answers 404 with the pull command.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import InvalidModelId, ModelNotAvailable
+from .config import ServerConfig
+from .errors import ClientError
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95}){0,2}(@[\w./-]{1,100})?$")
+CACHE_SECONDS = 30.0  # a model pulled while the server runs is seen within this long
+
+# OpenAI model names: the task they stand for, served by its default model.
+OPENAI_ALIASES = {
+    "whisper-1": "automatic-speech-recognition",
+    "gpt-4o-transcribe": "automatic-speech-recognition",
+    "gpt-4o-mini-transcribe": "automatic-speech-recognition",
+    "tts-1": "text-to-speech",
+    "tts-1-hd": "text-to-speech",
+    "gpt-4o-mini-tts": "text-to-speech",
+    "text-embedding-3-small": "feature-extraction",
+    "text-embedding-3-large": "feature-extraction",
+    "text-embedding-ada-002": "feature-extraction",
+    "dall-e-2": "text-to-image",
+    "dall-e-3": "text-to-image",
+    "gpt-image-1": "text-to-image",
+}
+
+
+class Models:
+    """The served models: which tasks each serves (checked on disk, remembered briefly), and the queues."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.local: dict[str, Path] = {}  # preloaded folders, by the name the operator gave
+        self._tasks: dict[str, tuple[float, list[str]]] = {}
+        self._lock = threading.Lock()
+        self.waiting: dict[tuple[str, str], int] = {}  # (task, model) -> requests admitted, not yet answered
+
+    # -- names ------------------------------------------------------------------------------------
+
+    def check_id(self, model: str) -> None:
+        """Refuse anything but a hub id (or a folder the operator preloaded): requests never name paths."""
+        if model in self.local:
+            return
+        if not HUB_ID.match(model) or ".." in model or "--" in model or model.startswith((".", "/", "~")):
+            raise InvalidModelId(
+                f"{model!r} is not a model id this server takes.",
+                "Use a hub id like 'org/name' (the server does not open folders named in requests).",
+            )
+        if Path(model).expanduser().is_dir():
+            raise InvalidModelId(
+                f"{model!r} names a folder on the server, and the server does not open folders named in requests.",
+                f"Start the server with --preload {model} to serve it.",
+            )
+
+    def folder(self, model: str) -> Path | None:
+        """Where ``model`` is on this machine, or None (never downloads)."""
+        from huggingface_hub.errors import HFValidationError
+
+        from ..hub import cached_snapshot, packaged_path
+        from ..refs import ModelRef
+
+        if model in self.local:
+            return self.local[model]
+        ref = ModelRef.parse(model)
+        try:
+            return cached_snapshot(ref) or (packaged_path(ref.id) if ref.revision is None else None)
+        except HFValidationError as e:  # an id the hub would refuse (e.g. ending in '-')
+            raise InvalidModelId(f"{model!r} is not a valid model id ({str(e).splitlines()[0]}).",
+                                 "Use a hub id like 'org/name'.") from None
+
+    def tasks_for(self, model: str) -> list[str]:
+        """The served tasks ``model`` runs; ModelNotAvailable (404) when it is not here."""
+        self.check_id(model)
+        now = time.monotonic()
+        with self._lock:
+            known = self._tasks.get(model)
+        if known is not None and now - known[0] < CACHE_SECONDS:
+            return known[1]
+        from ..catalog import tasks_for
+
+        folder = self.folder(model)
+        if folder is None:
+            raise ModelNotAvailable(
+                f"Model {model} is not on this server.",
+                f"Download it on the server with: modeldeck pull {model.split('@')[0]}",
+            )
+        tasks = [t for t in tasks_for(model.split("@")[0], folder) if self.config.serves(t)]
+        with self._lock:
+            self._tasks[model] = (now, tasks)
+        return tasks
+
+    def require(self, model: str, task: str) -> None:
+        """Refuse ``task`` on ``model`` unless the model serves it (400 naming what it does serve)."""
+        tasks = self.tasks_for(model)
+        if task not in tasks:
+            served = ", ".join(tasks) or "no task this server runs"
+            raise ClientError(
+                400, f"Model {model} does not serve {task}; it serves: {served}.", param="model",
+                hint="Pick a model made for this task (GET /v1/models lists them).", code="wrong_task",
+            )
+
+    # -- runners ----------------------------------------------------------------------------------
+
+    def runner(self, task: str, model: str | None):
+        """The pooled runner (blocking: loads on first use). ``model`` None: the task's default."""
+        import modeldeck
+
+        name = str(self.local.get(model, model)) if model is not None else None
+        if model is not None and model not in self.local:
+            self.folder_or_404(model)
+        return modeldeck.load(task, name)
+
+    def folder_or_404(self, model: str) -> Path:
+        self.check_id(model)
+        folder = self.folder(model)
+        if folder is None:
+            raise ModelNotAvailable(
+                f"Model {model} is not on this server.",
+                f"Download it on the server with: modeldeck pull {model.split('@')[0]}",
+            )
+        return folder
+
+    @contextmanager
+    def admitted(self, task: str, model: str | None):
+        """Count a request against its model's queue; 503 with Retry-After when the queue is full.
+
+        Used on the event loop only (no lock needed): the count is of requests
+        admitted and not yet answered, waiting or running.
+        """
+        key = (task, model or "")
+        if self.waiting.get(key, 0) >= self.config.queue_size:
+            raise ClientError(
+                503, f"{model or task} has {self.config.queue_size} requests waiting already.",
+                hint="Retry after a moment.", code="queue_full",
+                headers={"Retry-After": str(self.config.retry_after)},
+            )
+        self.waiting[key] = self.waiting.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self.waiting[key] -= 1
+            if not self.waiting[key]:
+                del self.waiting[key]
+
+    def preload(self) -> None:
+        """Load every ``--preload`` model (blocking), so the first request does not wait for it."""
+        from ..pipelines import canonical_name
+
+        for entry in self.config.preload:
+            task, _, model = entry.rpartition("=")
+            path = Path(model).expanduser()
+            if path.is_dir():
+                self.local[model] = path.resolve()
+            tasks = [canonical_name(task)] if task else self.tasks_for(model)[:1]
+            if not tasks:
+                raise ClientError(400, f"{model} serves none of the tasks this server runs.", param="preload")
+            for name in tasks:
+                self.runner(name, model)

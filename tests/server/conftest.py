@@ -1,0 +1,84 @@
+"""A real ``modeldeck serve`` in a subprocess on a free loopback port, shared by the server tests."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(*args: str, env: dict | None = None, timeout: float = 90) -> Server:
+    """``modeldeck serve --port 0 ARGS``; returns once it prints its address."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modeldeck", "serve", "--port", "0", "--log-level", "warning", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or dict(os.environ),
+    )
+    lines: queue.Queue = queue.Queue()
+    output: list[str] = []
+
+    def read():
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        if "serving on " in line:
+            url = line.split("serving on ", 1)[1].split()[0]
+            return Server(url, process, output)
+    process.kill()
+    raise RuntimeError("modeldeck serve did not start:\n" + "".join(output))
+
+
+@pytest.fixture(scope="session")
+def server(fixture_hub):
+    """One server for the whole session, on the fixture hub (tiny random models under the real ids)."""
+    started = start_server()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def client_env() -> dict:
+    """The environment for InferenceClient: HF_HUB_OFFLINE unset (it refuses loopback too when set);
+    the network guard (sitecustomize on PYTHONPATH) still blocks anything but loopback."""
+    env = dict(os.environ)
+    env.pop("HF_HUB_OFFLINE", None)
+    env.pop("TRANSFORMERS_OFFLINE", None)
+    return env

@@ -20,6 +20,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .render import text_of as _text_of
+
 # Mixed-in classes made for result classes that are already list/dict subclasses: base -> subclass.
 _SUBCLASSES: dict[type, type] = {}
 MAX_ROWS = 50  # rows shown in a table; the value itself keeps every item
@@ -228,19 +230,9 @@ def fill_mask_html(result: Any, context: dict) -> str:
     return table(["mask", "token", "score", "", "sequence"], rows, raw={3})
 
 
-TEXT_KEYS = ("content", "generated_text", "translation_text", "summary_text", "text", "answer")
-
-
 def text_of(result: Any) -> str:
-    if isinstance(result, str):
-        return result
-    if isinstance(result, dict):
-        for key in TEXT_KEYS:
-            if isinstance(result.get(key), str):
-                return result[key]
-    if isinstance(result, list):
-        return "\n\n".join(text_of(r) for r in result)
-    return str(result)
+    text = _text_of(result)
+    return text if text is not None else str(result)
 
 
 def text_html(result: Any, context: dict) -> str:

@@ -66,3 +66,23 @@ RENDERERS: dict[str, Callable[[Any, dict], str]] = {
 def render(kind: str, result: Any, inputs: dict) -> str:
     """Terminal text for ``result`` of an output ``kind``; JSON when no renderer fits."""
     return RENDERERS.get(kind, as_json)(result, inputs)
+
+
+TEXT_KEYS = ("content", "generated_text", "translation_text", "summary_text", "text", "answer")
+
+
+def text_of(result: Any) -> str | None:
+    """The text of a text-like result: a string, {"content" / "generated_text" / ...: text}, a dict with
+    one text value, or a list of those (joined by blank lines); None for anything else."""
+    if isinstance(result, str):
+        return result
+    if isinstance(result, dict):
+        for key in TEXT_KEYS:
+            if isinstance(result.get(key), str):
+                return result[key]
+        texts = [v for v in result.values() if isinstance(v, str)]
+        return texts[0] if len(texts) == 1 else None
+    if isinstance(result, list) and result:
+        parts = [text_of(r) for r in result]
+        return None if any(p is None for p in parts) else "\n\n".join(parts)
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
 import time
@@ -169,3 +170,10 @@ def test_refuses_to_start_off_loopback_without_a_key():
     done = subprocess.run([sys.executable, "-m", "modeldeck", "serve", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode != 0 and "needs an API key" in done.stderr
+
+
+def test_a_blank_key_is_no_key():
+    env = {**os.environ, "MODELDECK_API_KEY": "   "}
+    done = subprocess.run([sys.executable, "-m", "modeldeck", "serve", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode != 0 and "only spaces" in done.stderr and "Traceback" not in done.stderr

@@ -52,6 +52,8 @@ def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_se
     from ..pipelines import canonical_name
 
     key = api_key or os.environ.get("MODELDECK_API_KEY") or None
+    if key is not None and not key.strip():  # a key anyone can type is no key
+        raise InvalidInput("The API key is empty or only spaces.", "Give a real secret with --api-key or MODELDECK_API_KEY.")
     if not is_loopback(host) and not key:
         raise InvalidInput(
             f"Serving on {host} makes the server reachable from other machines, so it needs an API key.",

@@ -28,7 +28,7 @@ class ServerConfig:
     @classmethod
     def from_env(cls, **overrides) -> ServerConfig:
         """Defaults, with MODELDECK_API_KEY read from the environment when no key is given."""
-        overrides.setdefault("api_key", os.environ.get("MODELDECK_API_KEY") or None)
+        overrides.setdefault("api_key", (os.environ.get("MODELDECK_API_KEY") or "").strip() or None)
         return cls(**overrides)
 
     def serves(self, task: str) -> bool:

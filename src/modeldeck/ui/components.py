@@ -21,6 +21,7 @@ import gradio as gr
 
 from ..errors import InvalidInput
 from ..jsonable import to_jsonable
+from ..render import text_of
 from ..spec import Input, Param, TaskSpec
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -513,23 +514,10 @@ def _fill_mask_view(spec: TaskSpec) -> OutputView:
     return OutputView("fill-mask", [label, table], fill)
 
 
-TEXT_KEYS = ("content", "generated_text", "translation_text", "summary_text", "text", "answer")
-
-
 def text_value(result: Any) -> str:
-    """{"content"/"generated_text"/...: text}, a list of those, a string, or anything else as JSON."""
-    if isinstance(result, str):
-        return result
-    if isinstance(result, dict):
-        for key in TEXT_KEYS:
-            if isinstance(result.get(key), str):
-                return result[key]
-        texts = [v for v in result.values() if isinstance(v, str)]
-        if len(texts) == 1:
-            return texts[0]
-    if isinstance(result, list) and result and all(isinstance(r, (dict, str)) for r in result):
-        return "\n\n".join(text_value(r) for r in result)
-    return json.dumps(to_jsonable(result), indent=2, ensure_ascii=False)
+    """The text of a text result (see render.text_of); anything else as JSON."""
+    text = text_of(result)
+    return text if text is not None else json.dumps(to_jsonable(result), indent=2, ensure_ascii=False)
 
 
 def _text_view(spec: TaskSpec) -> OutputView:

@@ -278,3 +278,20 @@ def test_eviction_gives_the_memory_back(empty_cache):
     grew = loaded - before
     assert grew > 50e6, f"loading grew RSS by only {grew / 1e6:.0f} MB"
     assert after - before < 0.3 * grew, f"RSS {before / 1e6:.0f} -> {loaded / 1e6:.0f} -> {after / 1e6:.0f} MB"
+
+
+def test_a_runner_nobody_holds_is_freed_with_its_worker(monkeypatch):
+    import gc
+    import weakref
+
+    from modeldeck import engine
+
+    monkeypatch.setattr(engine, "IDLE_CHECK", 0.1)
+    runner = Pool(budget=None).get("text-classification")
+    runner("fine")
+    thread, ref = runner.engine._thread, weakref.ref(runner)
+    del runner
+    gc.collect()
+    assert ref() is None  # the worker does not keep the model alive
+    thread.join(5)
+    assert not thread.is_alive()

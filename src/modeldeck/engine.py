@@ -18,6 +18,7 @@ import contextvars
 import os
 import threading
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -29,6 +30,7 @@ from .errors import InvalidInput, ModeldeckError
 
 DEFAULT_BATCH_WAIT_MS = 5.0
 DEFAULT_BATCH_TOKENS = 16384
+IDLE_CHECK = 10.0  # seconds between an idle worker's checks that its runner still exists
 
 
 def batch_wait_from_env() -> float:
@@ -92,7 +94,8 @@ class Engine:
         max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
         batch_wait: float | None = None,
     ):
-        self.forward = forward
+        # A bound method is held weakly: a runner nobody holds any more is freed, and its worker ends.
+        self._forward = weakref.WeakMethod(forward) if hasattr(forward, "__self__") else (lambda: forward)
         self.name = name
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_batch_tokens = max_batch_tokens
@@ -190,7 +193,8 @@ class Engine:
         """The next batch: the oldest request and compatible ones, waiting briefly for arrivals."""
         with self._cond:
             while not self._pending and not self._closed:
-                self._cond.wait()
+                if not self._cond.wait(IDLE_CHECK) and self._forward() is None:
+                    self._closed = True  # the runner is gone: nobody can submit any more
             if self._closed:
                 return None
             first = self._pending.popleft()
@@ -252,7 +256,10 @@ class Engine:
         self.stats[("size", len(batch))] += 1
         try:
             # A single request runs in its caller's context (its progress listener); a batch in the first's.
-            outputs = batch[0].context.run(_collecting, told, lambda: self.forward(items, **batch[0].params))
+            forward = self._forward()
+            if forward is None:
+                raise EngineClosed(f"{self.name} was unloaded.", "Load it again.")
+            outputs = batch[0].context.run(_collecting, told, lambda: forward(items, **batch[0].params))
             if len(outputs) != len(items):
                 raise RuntimeError(f"forward returned {len(outputs)} outputs for {len(items)} items")
         except BaseException as e:  # noqa: BLE001

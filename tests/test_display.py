@@ -138,6 +138,17 @@ def test_single_pictures_are_left_alone_and_lists_of_them_show_as_pictures():
     assert display.wrap("text", "just text") == "just text"
 
 
+def test_generated_pictures_show_with_their_seed():
+    picture = Image.new("RGB", (16, 16), "blue")
+    result = {"images": [picture, picture], "nsfw": [False, True], "seed": 7, "parameters": {"steps": 2}}
+    shown = display.wrap("image", result)
+    assert shown == result and repr(shown) == repr(result)
+    page = shown._repr_html_()
+    assert page.count("<img") == 2 and "seed 7" in page and "1 blacked out" in page
+    one = display.wrap("image", {"images": [picture], "nsfw": [False], "seed": 1, "parameters": {}})
+    assert one._repr_png_().startswith(b"\x89PNG")
+
+
 def test_tasks_show_as_a_table():
     specs = modeldeck.tasks()
     shown = display.tasks_table(specs)

@@ -24,7 +24,7 @@ nbformat = pytest.importorskip("nbformat")
 def test_there_is_a_notebook_per_topic_in_course_order():
     names = [p.stem for p in NOTEBOOKS]
     assert names == sorted(names) and len(names) >= 5
-    for topic in ("text", "speech", "vision", "multimodal", "sharing"):
+    for topic in ("text", "speech", "vision", "multimodal", "image-generation", "sharing"):
         assert any(topic in name for name in names), topic
 
 
@@ -110,3 +110,22 @@ def test_results_show_as_pictures_players_and_tables_in_the_notebooks(run_notebo
     text = outputs(run_notebook(by_name["01-text"]))
     assert any("<table" in d.get("text/html", "") and "<th>rank</th>" in d.get("text/html", "") for d in text)  # similarity
     assert any("<table" in d.get("text/html", "") and "first values" in d.get("text/html", "") for d in text)  # vectors
+
+
+@pytest.mark.slow
+def test_generated_pictures_show_and_the_server_answers_the_clients(run_notebook):
+    """Image generation shows its pictures and keeps its seed; the sharing notebook's server answers, then stops."""
+    by_name = {p.stem: p for p in NOTEBOOKS}
+    notebook = run_notebook(by_name["05-image-generation"])
+    generation = outputs(notebook)
+    pictures = sum(d.get("text/html", "").count('<img src="data:image/png') for d in generation)
+    assert pictures >= 6  # text to image (one, then two), progress, image to image, inpainting, DALL·E Mini
+    assert "(True, True)" in [d.get("text/plain") for d in generation]  # same seed, same picture; not another
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "step 3 of 3" in printed  # the progress callback
+    sharing = [d.get("text/plain", "") for d in outputs(run_notebook(by_name["06-sharing"]))]
+    assert "{'status': 'ok'}" in sharing  # /health
+    assert "[(0, " in "".join(sharing)  # embeddings through the openai package
+    assert any("POSITIVE" in t for t in sharing)  # the Hugging Face dialect
+    assert any(t.startswith("(404,") and "modeldeck pull" in t for t in sharing)
+    assert sharing[-1] == "True"  # the server has exited

@@ -302,13 +302,20 @@ def _clock(seconds: Any) -> str:
 def pictures_of(result: Any) -> list:
     from PIL import Image
 
+    if isinstance(result, dict):  # a generation result: {"images": [...], "nsfw": [...], "seed", "parameters"}
+        result = result.get("images") or []
     items = result if isinstance(result, list) else [result]
     return [i for i in items if isinstance(i, Image.Image)]
 
 
 def image_html(result: Any, context: dict) -> str:
     pictures = pictures_of(result)
-    return "".join(img_tag(p, 320 if len(pictures) > 1 else 640) for p in pictures[:MAX_PICTURES])
+    shown = "".join(img_tag(p, 320 if len(pictures) > 1 else 640) for p in pictures[:MAX_PICTURES])
+    if isinstance(result, dict) and "seed" in result:  # what makes the picture again
+        flagged = sum(bool(f) for f in result.get("nsfw") or [])
+        note = f", {flagged} blacked out by the safety checker" if flagged else ""
+        shown += f"<div>seed {esc(result['seed'])}{note}</div>"
+    return shown
 
 
 def image_picture(result: Any, context: dict):

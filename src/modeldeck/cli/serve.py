@@ -39,14 +39,34 @@ def is_loopback(host: str) -> bool:
               help="An OpenAI voice name (alloy, nova...) for a voice model (repeatable).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="", metavar="[ADDRESS]",
+              help="Serve as a Ray Serve application on the Ray cluster at ADDRESS ('auto': the running one; "
+                   "none given: the running one, else a new local one). --preload names the models.")
+@click.option("--replicas", multiple=True, metavar="[MODEL=]N", help="Ray: replicas per model (default 1).")
+@click.option("--min-replicas", multiple=True, metavar="[MODEL=]N", help="Ray: autoscale from N replicas.")
+@click.option("--max-replicas", multiple=True, metavar="[MODEL=]N", help="Ray: autoscale up to N replicas.")
+@click.option("--target-ongoing", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Ray autoscaling: ongoing requests per replica to aim for.")
+@click.option("--replica-cpus", multiple=True, metavar="[MODEL=]X", help="Ray: CPUs per model replica (default 0.5).")
+@click.option("--replica-gpus", multiple=True, metavar="[MODEL=]X", help="Ray: GPUs per model replica (default 0).")
+@click.option("--ingress-cpus", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Ray: CPUs reserved for the HTTP ingress.")
+@click.option("--proxy-location", default="HeadOnly", show_default=True,
+              type=click.Choice(["HeadOnly", "EveryNode"]), help="Ray: where Serve's HTTP proxies run.")
+@click.option("--request-timeout", default=300.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Ray: seconds to wait for a model replica before a retryable 504.")
+@click.option("--print-config", is_flag=True, help="Ray: print a Serve config file (serve deploy, KubeRay) and exit.")
 def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_seconds, max_image_pixels,
-                  max_new_tokens, queue_size, allow_urls, voices, log_level) -> None:
+                  max_new_tokens, queue_size, allow_urls, voices, log_level, ray_address=None, replicas=(),
+                  min_replicas=(), max_replicas=(), target_ongoing=2.0, replica_cpus=(), replica_gpus=(),
+                  ingress_cpus=0.0, proxy_location="HeadOnly", request_timeout=300.0, print_config=False) -> None:
     """Serve models over HTTP: Hugging Face InferenceClient and the openai package work against it.
 
     \b
     modeldeck serve                                  # http://127.0.0.1:8000, docs at /docs
     modeldeck serve --preload sentence-transformers/all-MiniLM-L6-v2
     modeldeck serve --host 0.0.0.0 --api-key "$KEY"  # reachable from other machines
+    modeldeck serve --ray --preload whisper-1 --preload sentence-transformers/all-MiniLM-L6-v2 --replicas 2
     """
     from ..errors import InvalidInput, MissingDependency
     from ..pipelines import canonical_name
@@ -54,7 +74,7 @@ def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_se
     key = api_key or os.environ.get("MODELDECK_API_KEY") or None
     if key is not None and not key.strip():  # a key anyone can type is no key
         raise InvalidInput("The API key is empty or only spaces.", "Give a real secret with --api-key or MODELDECK_API_KEY.")
-    if not is_loopback(host) and not key:
+    if not is_loopback(host) and not key and not print_config:
         raise InvalidInput(
             f"Serving on {host} makes the server reachable from other machines, so it needs an API key.",
             "Add --api-key KEY (or set MODELDECK_API_KEY), or serve on 127.0.0.1.",
@@ -71,6 +91,15 @@ def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_se
                        ("MODELDECK_MAX_NEW_TOKENS", max_new_tokens)):
         if value is not None:
             os.environ[env] = str(value)
+    if ray_address is not None or print_config:
+        from ..cluster.cli import make_plan, serve_on_ray
+        from ..server.config import ServerConfig
+
+        config = ServerConfig(tasks=names, api_key=key, max_body_bytes=int(max_body_mb * 1024 * 1024),
+                              queue_size=queue_size, allow_urls=allow_urls, preload=tuple(preload), voices=voice_map)
+        plan = make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, replica_cpus, replica_gpus,
+                         ingress_cpus, request_timeout)
+        return serve_on_ray(plan, ray_address, host, port or 8000, proxy_location, print_config, log_level)
     try:
         import uvicorn
 

@@ -13,8 +13,10 @@ from .config import ServerConfig
 __all__ = ["ServerConfig", "create_app"]
 
 
-def create_app(config: ServerConfig | None = None):
-    """The FastAPI application for ``config`` (defaults: every task, loopback limits)."""
+def create_app(config: ServerConfig | None = None, models=None):
+    """The FastAPI application for ``config`` (defaults: every task, loopback limits).
+
+    ``models`` (a ``server.models.Models``) is where runners come from: by default the local pool."""
     from .app import create_app as make
 
-    return make(config or ServerConfig())
+    return make(config or ServerConfig(), models=models)

@@ -38,8 +38,9 @@ def error_response(request: Request, error: ClientError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
-def create_app(config: ServerConfig) -> FastAPI:
-    models = Models(config)
+def create_app(config: ServerConfig, models: Models | None = None) -> FastAPI:
+    # models: where runners come from (the local pool; on Ray, deployment handles: modeldeck.cluster)
+    models = models if models is not None else Models(config)
     try:
         metrics = Metrics(models)
     except ImportError:
@@ -120,13 +121,12 @@ def add_service_routes(app: FastAPI, state: State) -> None:
     @app.get("/ready", tags=tags, summary="Preloaded models are ready; which models are loaded",
              responses={503: {"description": "still preloading, or preloading failed"}})
     async def ready() -> JSONResponse:
-        from ..pool import default_pool
-
-        loaded = await anyio.to_thread.run_sync(default_pool.stats)
-        body = {"ready": state.ready, "models": loaded}
+        loaded = await anyio.to_thread.run_sync(state.models.loaded)
+        ready = state.ready and all(row.get("status", "HEALTHY") == "HEALTHY" for row in loaded)
+        body = {"ready": ready, "models": loaded}
         if state.preload_error:
             body["error"] = state.preload_error
-        return JSONResponse(body, status_code=200 if state.ready else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=tags, summary="Prometheus metrics", response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})

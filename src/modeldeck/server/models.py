@@ -154,6 +154,12 @@ class Models:
             if not self.waiting[key]:
                 del self.waiting[key]
 
+    def loaded(self) -> list[dict]:
+        """The loaded models, for /ready (here: the local pool's runners)."""
+        from ..pool import default_pool
+
+        return default_pool.stats()
+
     def preload(self) -> None:
         """Load every ``--preload`` model (blocking), so the first request does not wait for it."""
         from ..pipelines import canonical_name

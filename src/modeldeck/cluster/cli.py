@@ -1,0 +1,99 @@
+"""``modeldeck serve --ray``: the plan from the command line, then deploy it (or print its config)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import click
+
+from ..errors import InvalidInput
+from .plan import ClusterPlan, ModelPlan, per_model, predicted_memory
+
+LIMITS = ("MODELDECK_MAX_AUDIO_SECONDS", "MODELDECK_MAX_IMAGE_PIXELS", "MODELDECK_MAX_NEW_TOKENS")
+
+
+def model_entries(config, preload: tuple[str, ...]) -> list[tuple[str, str | None, str]]:
+    """(task, model or None for the task's default, the name the operator gave) for each --preload."""
+    from ..pipelines import canonical_name
+    from ..server.models import OPENAI_ALIASES, Models
+
+    if not preload:
+        raise InvalidInput("modeldeck serve --ray needs the models to deploy.",
+                           "Name each with --preload [TASK=]MODEL (e.g. --preload whisper-1 for the default "
+                           "speech recognition model).")
+    entries = []
+    for entry in preload:
+        task, _, model = entry.rpartition("=")
+        if task:
+            entries.append((canonical_name(task), model, model))
+        elif model in OPENAI_ALIASES:
+            entries.append((OPENAI_ALIASES[model], None, model))
+        else:
+            try:
+                tasks = Models(config).tasks_for(model)
+            except Exception as e:  # noqa: BLE001 - the operator can name the task instead
+                raise InvalidInput(f"Cannot tell which task {model} serves here ({e}).",
+                                   f"Name it: --preload TASK={model}") from None
+            if not tasks:
+                raise InvalidInput(f"{model} serves none of the tasks this server runs.",
+                                   f"Name the task: --preload TASK={model}")
+            entries.append((tasks[0], model, model))
+    return entries
+
+
+def make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, replica_cpus, replica_gpus,
+              ingress_cpus, timeout) -> ClusterPlan:
+    """Models, replicas and resources from ``modeldeck serve --ray``'s options."""
+    counts = per_model(replicas, "--replicas")
+    lows = per_model(min_replicas, "--min-replicas")
+    highs = per_model(max_replicas, "--max-replicas")
+    cpus = per_model(replica_cpus, "--replica-cpus", float)
+    gpus = per_model(replica_gpus, "--replica-gpus", float)
+
+    models = []
+    for task, model, given in model_entries(config, config.preload):
+        names = (given, model, f"{task}={model}" if model else task)  # how --replicas etc. may name it
+
+        def pick(values, _, fallback=None, names=names):
+            default, named = values
+            found = next((named[n] for n in names if n in named), None)
+            return found if found is not None else default if default is not None else fallback
+
+        plan = ModelPlan(task=task, model=model, replicas=pick(counts, given, 1),
+                         min_replicas=pick(lows, given), max_replicas=pick(highs, given),
+                         target_ongoing=target_ongoing)
+        plan.cpus = pick(cpus, given, plan.cpus)
+        plan.gpus = pick(gpus, given, 0.0)
+        plan.memory = None if plan.gpus else predicted_memory(task, model)
+        models.append(plan)
+    server = dataclasses.asdict(config)
+    server["preload"] = []
+    env = {k: os.environ[k] for k in LIMITS if os.environ.get(k)}
+    return ClusterPlan(models=models, server=server, env=env, ingress_cpus=ingress_cpus, timeout=timeout)
+
+
+def serve_on_ray(plan: ClusterPlan, address: str, host: str, port: int, proxy_location: str, print_config: bool,
+                 log_level: str) -> None:
+    """Print the Serve config, or deploy on the cluster and serve until interrupted."""
+    if print_config:
+        from .config import render, serve_config
+
+        click.echo(render(serve_config(plan, host, port, proxy_location)), nl=False)
+        return
+    from ..errors import require
+
+    require("ray.serve", "ray[serve]", extra="cluster")
+    from .app import run
+
+    if port == 0:
+        raise InvalidInput("Ray Serve listens on a fixed port.", "Give --port N (8000 by default).")
+
+    def announce(bound_host: str, bound_port: int):
+        if (bound_host, bound_port) != (host, port):
+            click.echo(f"Note: Serve was already running on this cluster at {bound_host}:{bound_port}; it keeps "
+                       "that address (run 'serve shutdown' to change it).", err=True)
+        click.echo(f"modeldeck serving on http://{bound_host}:{bound_port}  (Ray Serve application 'modeldeck' "
+                   f"with {len(plan.models)} model deployment(s); docs: /docs)")
+
+    run(plan, address or None, host, port, proxy_location, announce, quiet=log_level != "debug")

@@ -1,0 +1,32 @@
+"""The Serve ingress: ``modeldeck serve``'s FastAPI app, built inside the replica, models behind handles."""
+
+from __future__ import annotations
+
+import os
+
+from ray import serve
+
+from .plan import ClusterPlan
+
+
+@serve.ingress()
+class Ingress:
+    """The HTTP API (both dialects, auth, limits, errors) as ``modeldeck serve`` has it."""
+
+    def __init__(self, args: dict, handles: list):
+        self.plan = ClusterPlan.from_args(args)
+        self.handles = handles
+        os.environ.update(self.plan.env)  # limits are process settings, fixed at start as in `modeldeck serve`
+
+    def __serve_build_asgi_app__(self):
+        from ..server import ServerConfig, create_app
+        from .remote import RayModels
+
+        fields = dict(self.plan.server)
+        for name in ("tasks", "preload"):
+            if fields.get(name) is not None:
+                fields[name] = tuple(fields[name])
+        fields["preload"] = ()  # the deployments are the models; Serve loads them before traffic
+        config = ServerConfig.from_env(**fields)  # MODELDECK_API_KEY from the replica's environment
+        models = RayModels(config, self.plan.models, self.handles, self.plan.timeout)
+        return create_app(config, models=models)

@@ -1,0 +1,150 @@
+"""What a Ray Serve deployment of modeldeck is made of: the models, their replicas and resources.
+
+Plain data (no Ray import): the same plan builds the running application and
+the ``serve deploy`` config file, so both place models the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+
+APP_NAME = "modeldeck"
+INGRESS = "Ingress"
+# Serve reserves a whole CPU per replica by default; small nodes (1 CPU each) could then place
+# no more than one replica. Fractions let an ingress and several models share a node.
+DEFAULT_REPLICA_CPUS = 0.5
+DEFAULT_INGRESS_CPUS = 0.0
+DEFAULT_TARGET_ONGOING = 2.0
+REPLICA_ONGOING = 32  # requests one model replica takes at once (its engine batches them)
+INGRESS_ONGOING = 512  # the ingress only waits on replicas: let it hold many requests
+DEFAULT_TIMEOUT = 300.0  # seconds the ingress waits for a replica's answer before a retryable 504
+
+
+@dataclass
+class ModelPlan:
+    """One served model: its deployment name, replicas and the resources each replica asks Ray for."""
+
+    task: str
+    model: str | None  # None: the task's default model
+    name: str = ""
+    replicas: int | None = 1
+    min_replicas: int | None = None  # with max_replicas: autoscaling instead of a fixed count
+    max_replicas: int | None = None
+    target_ongoing: float = DEFAULT_TARGET_ONGOING
+    cpus: float = DEFAULT_REPLICA_CPUS
+    gpus: float = 0.0
+    memory: int | None = None  # bytes; from modeldeck's memory prediction
+
+    def __post_init__(self):
+        if not self.name:
+            self.name = deployment_name(self.task, self.model)
+
+    def deployment_options(self) -> dict[str, Any]:
+        """Ray Serve deployment options (those ``serve deploy`` configs also take)."""
+        actor: dict[str, Any] = {"num_cpus": self.cpus}
+        if self.gpus:
+            actor["num_gpus"] = self.gpus
+        if self.memory:
+            actor["memory"] = int(self.memory)
+        options: dict[str, Any] = {"name": self.name, "ray_actor_options": actor,
+                                   "max_ongoing_requests": REPLICA_ONGOING}
+        if self.min_replicas is not None or self.max_replicas is not None:
+            low = self.min_replicas if self.min_replicas is not None else 1
+            options["autoscaling_config"] = {"min_replicas": low, "max_replicas": max(low, self.max_replicas or low),
+                                             "target_ongoing_requests": self.target_ongoing}
+        else:
+            options["num_replicas"] = self.replicas or 1
+        return options
+
+
+@dataclass
+class ClusterPlan:
+    """The whole application: the server's settings (as ``modeldeck serve`` takes them) and the models."""
+
+    models: list[ModelPlan]
+    server: dict[str, Any] = field(default_factory=dict)  # ServerConfig fields
+    env: dict[str, str] = field(default_factory=dict)  # process settings for every replica (limits, caches)
+    ingress_cpus: float = DEFAULT_INGRESS_CPUS
+    ingress_replicas: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+
+    def to_args(self) -> dict[str, Any]:
+        """JSON-able application arguments (``args:`` in a Serve config file)."""
+        return {"models": [dataclasses.asdict(m) for m in self.models], "server": self.server, "env": self.env,
+                "ingress_cpus": self.ingress_cpus, "ingress_replicas": self.ingress_replicas,
+                "timeout": self.timeout}
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> ClusterPlan:
+        models = [ModelPlan(**m) for m in args.get("models", [])]
+        if not models:
+            raise InvalidInput("A Ray deployment needs at least one model.",
+                               "Name them with --preload [TASK=]MODEL (args.models in a config file).")
+        return cls(models=models, server=dict(args.get("server") or {}), env=dict(args.get("env") or {}),
+                   ingress_cpus=float(args.get("ingress_cpus", DEFAULT_INGRESS_CPUS)),
+                   ingress_replicas=int(args.get("ingress_replicas", 1)),
+                   timeout=float(args.get("timeout", DEFAULT_TIMEOUT)))
+
+    def ingress_options(self) -> dict[str, Any]:
+        return {"name": INGRESS, "num_replicas": self.ingress_replicas, "max_ongoing_requests": INGRESS_ONGOING,
+                "ray_actor_options": {"num_cpus": self.ingress_cpus}}
+
+    def runtime_env(self) -> dict[str, Any]:
+        return {"env_vars": dict(self.env)} if self.env else {}
+
+
+def deployment_name(task: str, model: str | None) -> str:
+    """A Serve deployment name for (task, model): readable, and unique even when slugs collide."""
+    label = f"{task}:{model or 'default'}"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", model or "default").strip("-")[:60]
+    return f"{task}--{slug}-{hashlib.sha1(label.encode()).hexdigest()[:6]}"
+
+
+def per_model(values: tuple[str, ...], option: str, kind=int) -> tuple[Any, dict[str, Any]]:
+    """``[MODEL=]VALUE`` options: the value for every model, and values for named models."""
+    default, named = None, {}
+    for entry in values:
+        model, sep, value = entry.rpartition("=")
+        try:
+            parsed = kind(value)
+        except ValueError:
+            raise InvalidInput(f"{option} {entry!r} is not [MODEL=]{kind.__name__.upper()}.",
+                               f"E.g. {option} 2 or {option} sentence-transformers/all-MiniLM-L6-v2=2") from None
+        if parsed < 0 or (kind is int and option != "--min-replicas" and parsed < 1):
+            raise InvalidInput(f"{option} {entry!r} is out of range.", "Use a positive number.")
+        if sep:
+            named[model] = parsed
+        else:
+            default = parsed
+    return default, named
+
+
+def predicted_memory(task: str, model: str | None, device: str = "cpu") -> int | None:
+    """Bytes a replica of ``model`` needs on a CPU node (weights + runtime), when the model is here to read."""
+    from ..hub import cached_snapshot, packaged_path
+    from ..memory import RUNTIME_OVERHEAD, predicted_size
+    from ..pipelines import get_task
+    from ..refs import ModelRef
+
+    name = model or get_task(task).spec.default_model
+    try:
+        path = Path(name).expanduser()
+        if path.is_dir():
+            folder = path
+        else:
+            ref = ModelRef.parse(name)
+            folder = cached_snapshot(ref) or packaged_path(ref.id)
+            if folder is None and model is None and get_task(task).spec.offline_default:
+                folder = packaged_path(get_task(task).spec.offline_default)
+        if folder is None:
+            return None
+        return predicted_size(folder, device, name) + RUNTIME_OVERHEAD
+    except Exception:  # noqa: BLE001 - a missing prediction only leaves memory unreserved
+        return None

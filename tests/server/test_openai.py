@@ -131,8 +131,9 @@ def test_speech_unknown_voice_lists_voices(client):
 
 
 def test_models_and_openai_errors(client):
-    ids = {m.id for m in client.models.list().data}
-    assert {CHAT, "gpt2", "whisper-1", "tts-1"} <= ids
+    listed = [m.id for m in client.models.list().data]
+    ids = set(listed)
+    assert {CHAT, "gpt2", "whisper-1", "tts-1"} <= ids and len(listed) == len(ids)  # each model once
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="nobody/nothing", messages=[{"role": "user", "content": "Hi"}])
     assert caught.value.body["code"] == "model_not_found" and "modeldeck pull nobody/nothing" in caught.value.body["message"]

@@ -501,10 +501,11 @@ async def list_models(request: Request) -> JSONResponse:
     def scan():
         from ..catalog import list_models as local
 
-        rows = []
-        for entry in local():
+        rows, seen = [], set()
+        for entry in local():  # a model both cached and packaged is listed once
             tasks = [t for t in entry.tasks if state.config.serves(t)]
-            if tasks:
+            if tasks and entry.id not in seen:
+                seen.add(entry.id)
                 rows.append({"id": entry.id, "object": "model", "created": 0, "owned_by": "modeldeck", "tasks": tasks})
         for alias, task in OPENAI_ALIASES.items():
             if state.config.serves(task) and task in registry():

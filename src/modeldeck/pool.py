@@ -37,6 +37,8 @@ LOAD_OPTIONS = {
     "allow_pickle": "load pickle-only weights (tensors only)",
     "trust_remote_code": "run Python code from the model's repo",
     "batch_wait": "seconds the engine waits for requests to batch with (0: no batching)",
+    "runtime": "auto, torch, onnx or ctranslate2 (CPU fast paths; see modeldeck.runtimes)",
+    "quantize": "int8 on a fast runtime (or none)",
 }
 DEFAULT_LOAD_WAIT = 60.0
 
@@ -61,6 +63,9 @@ def check_options(options: dict[str, Any]) -> None:
     wait = options.get("batch_wait")
     if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 10):
         raise InvalidInput(f"batch_wait must be a number of seconds from 0 to 10, not {wait!r}.")
+    from .runtimes import check_options as check_runtime
+
+    check_runtime(options)
 
 
 def model_config(model: str) -> dict | None:
@@ -333,6 +338,8 @@ class Pool:
                         "predicted_bytes": e.predicted, "in_use": e.leases,
                         "queue_depth": engine.queue_depth if engine else 0,
                         "forward_passes": engine.stats["forward_passes"] if engine else 0,
+                        "runtime": getattr(e.runner, "runtime", "torch"),
+                        "precision": getattr(e.runner, "precision", None),
                     }
                 )
         return rows

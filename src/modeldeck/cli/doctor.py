@@ -17,7 +17,9 @@ CORE = [("torch", "torch", None), ("transformers", "transformers", None), ("hugg
 OPTIONAL = [("faster_whisper", "faster-whisper", "speech"), ("piper", "piper-tts", "speech"),
             ("soundfile", "soundfile", "speech"), ("librosa", "librosa", "speech"),
             ("diffusers", "diffusers", "diffusion"), ("accelerate", "accelerate", "diffusion"),
-            ("gradio", "gradio", "ui"), ("fastapi", "fastapi", "server"), ("uvicorn", "uvicorn", "server")]
+            ("gradio", "gradio", "ui"), ("fastapi", "fastapi", "server"), ("uvicorn", "uvicorn", "server"),
+            ("onnxruntime", "onnxruntime", "fast"), ("onnx", "onnx", "fast"), ("onnxscript", "onnxscript", "fast"),
+            ("ctranslate2", "ctranslate2", "fast")]
 # What a task's backend needs beyond the core, and what audio inputs need.
 BACKEND_NEEDS = {
     "faster-whisper": [("faster_whisper", "faster-whisper", "speech")],
@@ -82,6 +84,18 @@ def task_status(spec) -> dict:
     return row
 
 
+def runtimes_status() -> dict:
+    """The CPU fast paths: which are installed, the runtime asked for, threads, and the stored graphs."""
+    from .. import runtimes
+
+    return {
+        "requested": os.environ.get("MODELDECK_RUNTIME") or "auto",
+        "installed": {name: runtimes.installed(name) for name in ("onnx", "ctranslate2")},
+        "threads": runtimes.cpu_threads(),
+        "stored": runtimes.stored_graphs(),
+    }
+
+
 def _is_dotfile(warning) -> bool:
     """scan_cache_dir warns about lock files beside the repos; those are not problems."""
     return str(warning).rsplit(": ", 1)[-1].rsplit("/", 1)[-1].startswith(".")
@@ -126,6 +140,7 @@ def gather(probe_hub: bool = True, verify: bool = False) -> dict:
         "offline": {"forced": forced, "hub": settings.hub_endpoint(), "hub_reachable": reachable,
                     "acting_offline": forced or reachable is False},
         "tasks": [task_status(s) for s in specs()],
+        "runtimes": runtimes_status(),
         **({"verify": [c.to_dict() for c in verify_all()]} if verify else {}),
     }
 
@@ -168,6 +183,12 @@ def doctor_command(as_json: bool, verify: bool) -> None:
     else:
         state = f"acting offline: {o['hub']} is not reachable"
     click.echo(f"network    {state}")
+    r = report["runtimes"]
+    have = [name for name, ok in r["installed"].items() if ok]
+    click.echo(f"runtimes   {r['requested']} (MODELDECK_RUNTIME); fast paths installed: {', '.join(have) or 'none'} "
+               f"(pip install 'modeldeck[fast]'); {r['threads']} threads; {len(r['stored'])} stored graphs")
+    for g in r["stored"]:
+        click.echo(f"           {g['model']} @ {g['revision'][:12]}: {g['graph']} ({fmt(g['size_bytes'])})")
     click.echo("tasks")
     width = max(len(t["task"]) for t in report["tasks"])
     for t in report["tasks"]:

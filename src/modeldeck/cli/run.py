@@ -103,6 +103,21 @@ def print_infos(runner, names: list[str], as_json: bool) -> None:
             click.echo(render_info(name, value))
 
 
+def runtime_options(spec: TaskSpec) -> list[click.Option]:
+    """--runtime and --quantize, for tasks with a CPU fast path (see modeldeck.runtimes)."""
+    from ..runtimes import FAST
+
+    fast = FAST.get(spec.name)
+    if fast is None:
+        return []
+    return [
+        click.Option(["--runtime"], type=click.Choice(["auto", "torch", fast]), default=None,
+                     help=f"auto (default; MODELDECK_RUNTIME): {fast} where its graph is stored, else torch."),
+        click.Option(["--quantize"], type=click.Choice(["int8", "none"]), default=None,
+                     help=f"int8 weights on {fast} (faster, slightly different results)."),
+    ]
+
+
 def task_command(spec: TaskSpec) -> click.Command:
     """The ``modeldeck run <task>`` command for one spec."""
 
@@ -127,7 +142,10 @@ def task_command(spec: TaskSpec) -> click.Command:
         if output:
             get_task(spec.name).check_output(Path(output), params)
         allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
+        allowed.update({name: options[name] for name in ("runtime", "quantize") if options.get(name)})
         runner = load(spec.name, model, device=device, **allowed)
+        if getattr(runner, "runtime", "torch") != "torch":  # say which fast path ran (stderr: --json stays clean)
+            click.echo(f"Runtime: {runner.runtime} ({runner.precision})", err=True)
         stream = getattr(runner, "stream", None)
         if stream is not None and not as_json and not output and stdout_is_terminal():
             with show_notices():  # tasks that generate text print it as it comes
@@ -153,6 +171,7 @@ def task_command(spec: TaskSpec) -> click.Command:
         click.Option(["--output", "-o"], type=click.Path(dir_okay=False), help="Save the result to this file."),
         click.Option(["--allow-pickle"], is_flag=True, help="Allow this model's pickle-only weights (tensors only)."),
         click.Option(["--trust-remote-code"], is_flag=True, help="Allow this model to run Python code from its repo."),
+        *runtime_options(spec),
         *[param_option(p) for p in spec.params],
         *[click.Option([info.option], is_flag=True, help=info.help) for info in spec.infos],
     ]

@@ -16,9 +16,11 @@ class SentenceEmbedding(Task):
     max_batch_tokens = 16384  # requests x the longest request's tokens
 
     def load(self) -> None:
+        from ..backends.onnx import load_sentence_encoder
         from ..backends.sentence_transformers import load_sentence_model
 
-        self.model = load_sentence_model(self.model_path, self.device)
+        # runtime="onnx" (or a stored graph under runtime="auto"): the transformer runs in ONNX Runtime.
+        self.model = load_sentence_encoder(self, load_sentence_model(self.model_path, self.device))
 
     def tokenize(self, texts: list[str]) -> list:
         """Each text's tokens; texts longer than the model reads are cut, with a notice."""

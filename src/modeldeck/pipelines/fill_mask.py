@@ -25,10 +25,12 @@ class FillMask(Task):
     def load(self) -> None:
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-        from ..backends.transformers import load_model, load_processor
+        from ..backends.onnx import load_encoder
+        from ..backends.transformers import load_processor
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
-        self.model = load_model(AutoModelForMaskedLM, self.model_path, self.device)
+        # The torch model, or its ONNX Runtime stand-in (runtime="onnx", or a stored graph under "auto").
+        self.model = load_encoder(self, AutoModelForMaskedLM, self.tokenizer, ("logits",))
         self.window = model_window(self.model, self.tokenizer, default=512)
 
     def validate(self, inputs, params) -> None:

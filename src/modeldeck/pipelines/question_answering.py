@@ -46,7 +46,8 @@ class QuestionAnswering(Task):
     def load(self) -> None:
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-        from ..backends.transformers import load_model, load_processor
+        from ..backends.onnx import load_encoder
+        from ..backends.transformers import load_processor
         from ..generation import model_window
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
@@ -55,8 +56,6 @@ class QuestionAnswering(Task):
                 f"{self.model_id}'s tokenizer cannot map tokens back to characters, which extractive QA needs.",
                 "Pick a model with a tokenizer.json (a 'fast' tokenizer).",
             )
-        from ..backends.onnx import load_encoder
-
         # The torch model, or its ONNX Runtime stand-in (runtime="onnx", or a stored graph under "auto").
         self.model = load_encoder(self, AutoModelForQuestionAnswering, self.tokenizer, ("start_logits", "end_logits"))
         self.window = model_window(self.model, self.tokenizer, default=512)

@@ -25,10 +25,12 @@ class TextClassification(Task):
     def load(self) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from ..backends.transformers import load_model, load_processor
+        from ..backends.onnx import load_encoder
+        from ..backends.transformers import load_processor
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
-        self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
+        # The torch model, or its ONNX Runtime stand-in (runtime="onnx", or a stored graph under "auto").
+        self.model = load_encoder(self, AutoModelForSequenceClassification, self.tokenizer, ("logits",))
         self.window = model_window(self.model, self.tokenizer, default=512)
 
     def preprocess(self, inputs, **_):

@@ -37,10 +37,16 @@ class TextGeneration(Streaming, Task):
     def load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from ..backends.ctranslate2 import load_fast, stand_in
         from ..backends.transformers import load_model, load_processor
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
-        self.model = load_model(AutoModelForCausalLM, self.model_path, self.device)
+        # runtime="ctranslate2" (or a stored conversion under "auto"): CTranslate2 generates, torch is not loaded.
+        self.fast = load_fast(self, "generator", self.tokenizer)
+        if self.fast is not None:
+            self.model = stand_in(self.model_path, self.fast.config)
+        else:
+            self.model = load_model(AutoModelForCausalLM, self.model_path, self.device)
         self.window = gen.model_window(self.model, self.tokenizer)
         config = self.model.generation_config
         eos = config.eos_token_id if config.eos_token_id is not None else self.tokenizer.eos_token_id
@@ -74,11 +80,15 @@ class TextGeneration(Streaming, Task):
 
     def forward(self, batch, **params):
         (x,) = batch
+        if self.fast is not None:
+            return [(x, self.fast.generate(x["encoded"]["input_ids"][0].tolist(), params, x["max_new_tokens"]))]
         with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
             return [(x, self.model.generate(**self._generate_kwargs(x, params)))]
 
     def forward_stream(self, x, emit, **params):
         prompt_ids = x["encoded"]["input_ids"][0].tolist()
+        if self.fast is not None:
+            return x, self.fast.generate(prompt_ids, params, x["max_new_tokens"], emit=emit, decode=self._decode)
         with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
             sequences = gen.stream_generate(self.model.generate, self._decode, prompt_ids, emit, **self._generate_kwargs(x, params))
         return x, sequences

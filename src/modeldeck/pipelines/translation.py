@@ -52,13 +52,19 @@ class Translation(Streaming, Task):
     def load(self) -> None:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+        from ..backends.ctranslate2 import load_fast, stand_in
         from ..backends.transformers import load_model, load_processor
 
         with warnings.catch_warnings():
             # Marian's tokenizer suggests sacremoses (punctuation normalisation); it works without.
             warnings.filterwarnings("ignore", message=".*sacremoses")
             self.tokenizer = load_processor(AutoTokenizer, self.model_path)
-        self.model = load_model(AutoModelForSeq2SeqLM, self.model_path, self.device)
+        # runtime="ctranslate2" (or a stored conversion under "auto"): CTranslate2 generates, torch is not loaded.
+        self.fast = load_fast(self, "translator", self.tokenizer)
+        if self.fast is not None:
+            self.model = stand_in(self.model_path, self.fast.config)
+        else:
+            self.model = load_model(AutoModelForSeq2SeqLM, self.model_path, self.device)
         self.window = gen.model_window(self.model, self.tokenizer)
         self.lock = threading.Lock()  # src_lang lives on the shared tokenizer
         specials = list(getattr(self.tokenizer, "extra_special_tokens", None) or [])
@@ -152,6 +158,15 @@ class Translation(Streaming, Task):
             room = 2 * encoded["input_ids"].shape[1] + 16
             if room > (self.model.generation_config.max_length or 0):
                 kwargs["max_new_tokens"] = min(room, self.window)
+        if self.fast is not None:  # the same tokens in; the forced target language as the target prefix
+            forced = kwargs.pop("forced_bos_token_id", None)
+            decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)
+            sources = [[t for t, m in zip(ids, mask) if m] for ids, mask in zip(encoded["input_ids"].tolist(), encoded["attention_mask"].tolist())]
+            out = self.fast.translate(
+                sources, {**params, "do_sample": False}, prefix=[forced] if forced is not None else None,
+                max_new_tokens=kwargs.get("max_new_tokens"), emit=emit, decode=decode,
+            )
+            return self.tokenizer.batch_decode(out, skip_special_tokens=True)
         encoded = encoded.to(self.device)
         if emit is None:
             out = self.model.generate(**encoded, **kwargs)

@@ -373,3 +373,22 @@ def test_bad_memory_budget_and_device_are_clear(cli, monkeypatch):
     monkeypatch.delenv("MODELDECK_MEMORY_BUDGET")
     result = cli("run", "fill-mask", "a [MASK]", "--device", "gpu0")
     assert result.code == 1 and "Unknown device 'gpu0'" in result.err
+
+
+def test_pull_with_a_runtime_stores_the_fast_graph_that_auto_then_uses(fake_hub, fixture_hub, tmp_path, monkeypatch):
+    source = snapshot_of(fixture_hub, BERT)
+    fake_hub.add_folder("test-org/bert-fast", source, {})
+    cache, home = tmp_path / "hub", tmp_path / "home"
+    env = {**online_env(fake_hub, cache), "MODELDECK_HOME": str(home)}
+    result = run_module("pull", "test-org/bert-fast", "--runtime", "onnx", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "fill-mask runs on onnx (fp32)" in result.stderr
+    assert list((home / "compiled").rglob("DONE")), "the graph is stored"
+    # later, offline, runtime=auto finds the stored graph and uses it
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("MODELDECK_HOME", str(home))
+    from modeldeck.pool import Pool
+
+    assert Pool().get("fill-mask", "test-org/bert-fast", "cpu").runtime == "onnx"
+    refused = run_module("pull", "test-org/bert-fast", "--runtime", "ctranslate2", env=env, timeout=120)
+    assert refused.returncode == 1 and "serves no task that runs on ctranslate2" in refused.stderr

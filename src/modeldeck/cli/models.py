@@ -43,7 +43,10 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be downloaded, download nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("--force", is_flag=True, help="Repair: check the cached files and re-fetch only the broken or missing ones.")
-def pull_command(models, tasks, defaults, revision, dry_run, quiet, force) -> None:
+@click.option("--runtime", type=click.Choice(["onnx", "ctranslate2"]),
+              help="Also make and store the model's graph for this CPU fast path (then runtime=auto uses it).")
+@click.option("--quantize", type=click.Choice(["int8"]), help="With --runtime: store the int8 graph (generation).")
+def pull_command(models, tasks, defaults, revision, dry_run, quiet, force, runtime, quantize) -> None:
     """Download models into the Hugging Face cache: only the files modeldeck loads.
 
     Safetensors rather than pickle, no TensorFlow/Flax/ONNX copies. A pull that
@@ -53,6 +56,7 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet, force) -> No
         modeldeck pull --task summarization
         modeldeck pull --defaults
         modeldeck pull gpt2 --force      # repair a broken cached copy
+        modeldeck pull gpt2 --runtime ctranslate2   # and store its CTranslate2 conversion
     """
     from ..online import require_online
     from ..refs import ModelRef
@@ -99,6 +103,8 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet, force) -> No
             if force:
                 _check_repaired(ref, plan)
             click.echo(f"{ref}: ready at {path}")
+            if runtime:
+                _prepare_runtime(ref, path, runtime, quantize)
         except ModeldeckError as e:
             if len(refs) == 1:
                 raise
@@ -106,6 +112,29 @@ def pull_command(models, tasks, defaults, revision, dry_run, quiet, force) -> No
             fail(f"{ref}: {e.message}", e.hint)
     if failed:
         raise ModeldeckError(f"{failed} of {len(refs)} models could not be pulled.", "See the errors above.")
+
+
+def _prepare_runtime(ref, path, runtime: str, quantize: str | None) -> None:
+    """Make and store the model's fast-runtime graph now (each task of the model that has that runtime)."""
+    from ..catalog import tasks_for
+    from ..errors import InvalidInput
+    from ..pool import Pool
+    from ..runtimes import FAST
+
+    tasks = [t for t in tasks_for(ref.id, path) if FAST.get(t) == runtime]
+    if not tasks:
+        raise InvalidInput(
+            f"{ref} serves no task that runs on {runtime}.",
+            "ONNX Runtime: feature-extraction, sentence-similarity, text-classification, fill-mask, question-answering; "
+            "CTranslate2: text-generation, summarization, translation.",
+        )
+    options = {"runtime": runtime, **({"quantize": quantize} if quantize else {})}
+    pool = Pool(budget=None)  # loaded only to make the graph, then let go
+    for task in tasks:
+        runner = pool.get(task, str(ref), "cpu", **options)
+        ran = getattr(runner, "runtime", runtime)
+        click.echo(f"{ref}: {task} runs on {ran} ({getattr(runner, 'precision', quantize or 'fp32')})", err=True)
+        pool.clear()
 
 
 def _require_online_to_repair(refs) -> None:

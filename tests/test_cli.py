@@ -102,3 +102,13 @@ def test_stdin_dash(cli, monkeypatch):
 
     monkeypatch.setattr("sys.stdin", io.StringIO("Great film"))
     assert json.loads(cli("run", "sentiment-analysis", "-", "--json").out)[0]["label"]
+
+
+def test_stdin_that_is_not_utf8_is_refused_with_the_position():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "modeldeck", "run", "sentiment-analysis", "-"],
+                          input=b"fine text \xff\xfe more", capture_output=True, timeout=120)
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "not valid text at character 10" in err and "Traceback" not in err

@@ -1,7 +1,8 @@
 """CPU fast paths (ONNX Runtime for encoders, CTranslate2 for generation) agree with torch on the same weights.
 
-The fixture hub's tiny random models under the real ids; graphs are made once per test session (under
-the session's MODELDECK_HOME, set by conftest) and reused by later tests.
+The fixture hub's tiny random models under the real ids; graphs are made once for this module, under a
+MODELDECK_HOME of its own: with runtime=auto a stored graph is used, and the rest of the suite must keep
+running on torch whatever ran before it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ TEXTS = [
     "Several sentences of quite different lengths end up padded together in one batch here. " * 3,
 ]
 LONG = "The tower is 324 metres tall, about the same height as an 81-storey building. It was the tallest in the world."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_home(tmp_path_factory):
+    """Stored graphs go to this module's own home, forgotten afterwards (with any runner that used them)."""
+    import os
+
+    from modeldeck.pool import default_pool
+
+    saved = os.environ["MODELDECK_HOME"]
+    os.environ["MODELDECK_HOME"] = str(tmp_path_factory.mktemp("fast-home"))
+    yield
+    os.environ["MODELDECK_HOME"] = saved
+    default_pool.clear()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def bind_positional(spec: TaskSpec, args: tuple[str, ...]) -> dict[str, Any]:
     """Map CLI positionals onto the spec's inputs; a ``many`` input takes what is left."""
     # stdin as bytes: text that is not UTF-8 keeps its bad bytes (as lone surrogates), so the task's
     # check can name the position instead of the decoder failing with a traceback
-    args = [sys.stdin.buffer.read().decode("utf-8", "surrogateescape") if a == "-" else a for a in args]
+    args = [read_stdin() if a == "-" else a for a in args]
     bound: dict[str, Any] = {}
     remaining = list(args)
     for index, spec_input in enumerate(spec.inputs):
@@ -36,6 +36,12 @@ def bind_positional(spec: TaskSpec, args: tuple[str, ...]) -> dict[str, Any]:
     if missing:
         raise InvalidInput(f"Missing {', '.join(missing)}. Usage: {usage(spec)}")
     return bound
+
+
+def read_stdin() -> str:
+    """All of stdin as text; bytes that are not UTF-8 kept as lone surrogates for the check to point at."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    return buffer.read().decode("utf-8", "surrogateescape") if buffer is not None else sys.stdin.read()
 
 
 def usage(spec: TaskSpec) -> str:

@@ -103,6 +103,7 @@ class Engine:
         self.stats: Counter = Counter()  # forward_passes, items, batched_items; batch sizes under ("size", n)
         self._pending: deque[Request] = deque()
         self._arriving = 0  # callers preparing items they are about to submit
+        self._recent = 1  # the last batch's size: how many callers are likely to come back for more
         self._busy = False
         self._closed = False
         self._cond = threading.Condition()
@@ -206,7 +207,11 @@ class Engine:
                 self._gather(batch)
                 full = len(batch) >= self.max_batch_size
                 left = deadline - time.monotonic()
-                if full or left <= 0 or self._arriving <= 0 or self._closed:
+                # Worth waiting for: callers preparing items now, or (under steady load) the callers of
+                # the last batch, who are reading their answers and about to send their next requests.
+                expected = self._arriving > 0 or len(batch) < self._recent
+                if full or left <= 0 or not expected or self._closed:
+                    self._recent = len(batch)
                     return batch
                 self._cond.wait(left)
 

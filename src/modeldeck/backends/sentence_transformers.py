@@ -48,7 +48,9 @@ def embed(model, pieces: list[Any], batch_size: int = 32, normalize: bool = Fals
         size = max(1, min(batch_size, max_tokens // max(lengths[order[start]], 1)))
         batch = [pieces[i] for i in order[start : start + size]]
         if isinstance(batch[0], dict):
-            features = dict(model.tokenizer.pad(batch, return_tensors="pt"))
+            from .transformers import pad_batch
+
+            features = pad_batch(model.tokenizer, batch)
         else:
             features = model.preprocess(batch)
         features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}

@@ -156,3 +156,21 @@ def load_model(
 def load_processor(cls: Any, path: Path, *, trust_remote_code: bool = False, **kwargs: Any):
     """A tokenizer or processor from the same folder; remote code only when allowed."""
     return cls.from_pretrained(path, trust_remote_code=check_remote_code(Path(path), trust_remote_code), **kwargs)
+
+
+def pad_batch(tokenizer: Any, items: list[dict]) -> dict:
+    """Tokenized texts as one padded batch of tensors, as ``tokenizer.pad`` makes it but without its
+    per-item Python work (it runs on the engine's worker, once per forward pass)."""
+    import torch
+
+    longest = max(len(item["input_ids"]) for item in items)
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    fill = {"input_ids": tokenizer.pad_token_id or 0, "attention_mask": 0, "token_type_ids": 0}
+    batch = {}
+    for name in items[0]:
+        rows = []
+        for item in items:
+            values, gap = list(item[name]), [fill.get(name, 0)] * (longest - len(item[name]))
+            rows.append(gap + values if left else values + gap)
+        batch[name] = torch.tensor(rows, dtype=torch.long)
+    return batch

@@ -18,3 +18,4 @@ def encode_to_fit(tokenizer: Any, text: str, window: int, model_id: str) -> dict
                 f"used ({full - window} cut). Split the text to use all of it."
             )
     return encoded
+

@@ -6,6 +6,7 @@ from ..errors import InvalidInput
 from ..generation import model_window
 from ..spec import Input, Param, TaskSpec
 from ..task import Task
+from ..backends.transformers import pad_batch
 from ._text import encode_to_fit
 
 
@@ -59,7 +60,7 @@ class FillMask(Task):
     def forward(self, batch):
         import torch
 
-        encoded = self.tokenizer.pad(batch, return_tensors="pt").to(self.device)
+        encoded = {name: value.to(self.device) for name, value in pad_batch(self.tokenizer, batch).items()}
         logits = self.model(**encoded).logits
         outputs = []
         for row, item in enumerate(batch):

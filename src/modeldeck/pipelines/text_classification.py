@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..generation import model_window
 from ..spec import Input, Param, TaskSpec
 from ..task import Task
+from ..backends.transformers import pad_batch
 from ._text import encode_to_fit
 
 
@@ -40,7 +41,7 @@ class TextClassification(Task):
         return len(item["input_ids"])
 
     def forward(self, batch):
-        encoded = self.tokenizer.pad(batch, return_tensors="pt").to(self.device)
+        encoded = {name: value.to(self.device) for name, value in pad_batch(self.tokenizer, batch).items()}
         return list(self.model(**encoded).logits.float().cpu())
 
     def postprocess(self, logits, top_k=None, **_) -> list[dict]:

@@ -28,9 +28,12 @@ test: install
 fixture-hub: install
 	$(BIN)/python -m tests.fixtures.hub --root .cache/fixture-hub
 
-# Every benchmark, one after the other (about 15 minutes on 2 cores); figures go in bench/RESULTS.md.
+# Every benchmark, one after the other (about 45 minutes on 2 cores; run it on a quiet machine);
+# figures go in bench/RESULTS.md. bench/cluster.py needs a two-node Ray cluster in a network
+# namespace of its own (see its docstring) and is run on its own.
 bench: install
-	for script in embed generate asr vision memory ui_startup; do $(BIN)/python bench/$$script.py || exit 1; done
+	for script in embed generate asr vision memory ui_startup engine server fast_cpu diffusion; do \
+		$(BIN)/python bench/$$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

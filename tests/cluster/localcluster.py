@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.serving import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECT_STORE = str(200 * 1024 * 1024)
@@ -112,31 +112,7 @@ class Served:
 
 def serve(args: list[str], env: dict, timeout: float = 240) -> Served:
     """``modeldeck serve ARGS``; returns once it prints its address."""
-    process = subprocess.Popen([sys.executable, "-m", "modeldeck", "serve", "--log-level", "warning", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    lines: queue.Queue = queue.Queue()
-    output: list[str] = []
-
-    def read():
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        if "serving on " in line:
-            return Served(line.split("serving on ", 1)[1].split()[0], process, output)
-    process.kill()
-    process.wait()
-    raise RuntimeError("modeldeck serve did not start:\n" + "".join(output[-80:]))
+    return Served(*launch(args, env, timeout, cwd=ROOT))
 
 
 def ready(url: str, timeout: float = 120, want=None) -> dict:

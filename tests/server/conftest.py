@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
-import sys
-import threading
-import time
 from dataclasses import dataclass, field
 
 import pytest
+
+from tests.serving import launch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -37,33 +35,7 @@ class Server:
 
 def start_server(*args: str, env: dict | None = None, timeout: float = 90) -> Server:
     """``modeldeck serve --port 0 ARGS``; returns once it prints its address."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modeldeck", "serve", "--port", "0", "--log-level", "warning", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or dict(os.environ),
-    )
-    lines: queue.Queue = queue.Queue()
-    output: list[str] = []
-
-    def read():
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        if "serving on " in line:
-            url = line.split("serving on ", 1)[1].split()[0]
-            return Server(url, process, output)
-    process.kill()
-    raise RuntimeError("modeldeck serve did not start:\n" + "".join(output))
+    return Server(*launch(["--port", "0", *args], env or dict(os.environ), timeout))
 
 
 @pytest.fixture(scope="session")

@@ -150,7 +150,9 @@ def test_doctor_and_list_flag_a_broken_default_model(fixture_hub, tmp_path, monk
     assert tasks["fill-mask"]["status"] == "broken" and tasks["fill-mask"]["fix"] == repair
     assert tasks["feature-extraction"]["status"] == "ready"
 
-    text = cli("doctor", "--verify").out
+    verified = cli("doctor", "--verify")
+    text = verified.out
+    assert verified.code == 1, "a broken cache shows in the exit status"
     assert f"broken   {BERT}" in text and "config.json (truncated, not valid JSON" in text and repair in text
     assert f"broken   {MINILM}" not in text
     report = json.loads(cli("doctor", "--verify", "--json").out)

@@ -147,14 +147,19 @@ def gather(probe_hub: bool = True, verify: bool = False) -> dict:
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--verify", is_flag=True, help="Check every cached and packaged model's files; list the broken ones.")
-def doctor_command(as_json: bool, verify: bool) -> None:
+@click.option("--verify", is_flag=True,
+              help="Check every cached and packaged model's files; list the broken ones (exit status 1 if any).")
+@click.pass_context
+def doctor_command(ctx: click.Context, as_json: bool, verify: bool) -> None:
     """Versions, devices, memory, cache and offline state; what is missing for which task."""
     from ..memory import format_bytes as fmt
 
     report = gather(verify=verify)
+    broken_models = verify and any(c["problems"] for c in report["verify"])
     if as_json:
         click.echo(json.dumps(report, indent=2))
+        if broken_models:
+            ctx.exit(1)  # scripts can tell a broken cache by the exit status too
         return
     click.echo(f"modeldeck {report['modeldeck']} · Python {report['python']} · {report['platform']}")
     have = ", ".join(f"{p} {v}" for p, v in report["packages"].items() if v)
@@ -205,3 +210,5 @@ def doctor_command(as_json: bool, verify: bool) -> None:
             for problem in c["problems"]:
                 click.echo(f"             {problem}")
             click.echo(f"             -> {c['fix']}")
+        if broken_models:
+            ctx.exit(1)

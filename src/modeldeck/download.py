@@ -262,20 +262,25 @@ class _Silent:
         pass
 
 
-def pull_one(ref: ModelRef | str, progress: bool = True, plan: PullPlan | None = None) -> Path:
-    """Download ``ref`` (resuming partial downloads) and return its snapshot folder."""
-    ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
-    plan = plan or plan_pull(ref)
+def fetch_files(ref: ModelRef, repo_id: str, files: dict[str, int | None], commit: str, progress: bool) -> None:
+    """Fetch ``files`` (name -> size) of ``repo_id`` at ``commit``, resuming; hub failures named for ``ref``."""
     # Big files first, config.json last: a cut-off pull leaves no config, so nothing loads half a model.
-    order = sorted(plan.files, key=lambda name: (name == "config.json", -(plan.files[name] or 0)))
-    repo_id, name = split_subpath(ref.id)
+    order = sorted(files, key=lambda name: (name == "config.json", -(files[name] or 0)))
     try:
         for file in order:
-            fetch_file(repo_id, file, plan.commit, progress=progress)
+            fetch_file(repo_id, file, commit, progress=progress)
     except ModeldeckError:
         raise
     except network_errors() as e:
         raise hub_errors(ref, e) from e
+
+
+def pull_one(ref: ModelRef | str, progress: bool = True, plan: PullPlan | None = None) -> Path:
+    """Download ``ref`` (resuming partial downloads) and return its snapshot folder."""
+    ref = ref if isinstance(ref, ModelRef) else ModelRef.parse(ref)
+    plan = plan or plan_pull(ref)
+    repo_id, name = split_subpath(ref.id)
+    fetch_files(ref, repo_id, plan.files, plan.commit, progress)
     revision = ref.revision or "main"
     if revision != plan.commit:
         refs = storage_folder(repo_id) / "refs" / revision

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import settings
-from .errors import BrokenModel, ModeldeckError
+from .errors import BrokenModel
 from .refs import REPO_ALIASES, split_subpath
 
 MiB = 1024**2
@@ -353,7 +353,7 @@ def broken_files(ref, plan) -> tuple[dict[str, str], list[str]]:
 
 def repair(ref, plan, broken: dict[str, str], progress: bool = True) -> None:
     """Drop the broken files' links and blobs from the cache and fetch them again (only those files)."""
-    from .download import fetch_file, hub_errors, network_errors, storage_folder
+    from .download import fetch_files, storage_folder
 
     repo_id, _ = split_subpath(ref.id)
     storage = storage_folder(repo_id)
@@ -367,11 +367,4 @@ def repair(ref, plan, broken: dict[str, str], progress: bool = True) -> None:
                 os.unlink(blob)  # its content is what is broken: fetch_file would keep a blob it finds
         if pointer.is_symlink() or pointer.is_file():
             pointer.unlink()
-    order = sorted(broken, key=lambda name: (name == "config.json", -(plan.files.get(name) or 0)))
-    try:
-        for file in order:
-            fetch_file(repo_id, file, plan.commit, progress=progress)
-    except ModeldeckError:
-        raise
-    except network_errors() as e:
-        raise hub_errors(ref, e) from e
+    fetch_files(ref, repo_id, {name: plan.files.get(name) for name in broken}, plan.commit, progress)

@@ -69,6 +69,13 @@ def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
+def _stream_error(error: Exception) -> str:
+    """The event that reports a failure inside a stream whose headers are already sent."""
+    known = as_client_error(error)
+    return _sse({"error": {"message": known.message if known else "The server failed.",
+                           "type": "server_error" if known is None else "invalid_request_error"}})
+
+
 def _sse(data: Any) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -174,9 +181,7 @@ async def _chat_stream(state, name, model, turns, params, stops, limit, body) ->
                     text += piece
                     yield _sse(chunk({"content": piece}))
             except Exception as error:  # noqa: BLE001 - headers are sent: report it in the stream
-                known = as_client_error(error)
-                yield _sse({"error": {"message": known.message if known else "The server failed.",
-                                      "type": "server_error" if known is None else "invalid_request_error"}})
+                yield _stream_error(error)
                 yield _sse("[DONE]")
                 return
             tokens = await anyio.to_thread.run_sync(count_tokens, runner, text)
@@ -248,9 +253,7 @@ async def _completion_stream(state, name, model, prompt, params, stops, limit) -
                     text += piece
                     yield _sse(chunk(piece))
             except Exception as error:  # noqa: BLE001
-                known = as_client_error(error)
-                yield _sse({"error": {"message": known.message if known else "The server failed.",
-                                      "type": "server_error" if known is None else "invalid_request_error"}})
+                yield _stream_error(error)
                 yield _sse("[DONE]")
                 return
             tokens = await anyio.to_thread.run_sync(count_tokens, runner, text)

@@ -22,7 +22,7 @@ from ..errors import InvalidInput
 from ..spec import TaskSpec
 from . import components as ui
 from .auth import serve_auth
-from .messages import collect_notices, log_failure, model_choices, show_notices, user_error  # noqa: F401
+from .messages import collect_notices, log_failure, model_choices, model_picker, show_notices, user_error  # noqa: F401
 
 # Requests gradio runs at once, over every tab. Not 1: each model's engine serialises its own
 # device work (and batches what it can), so several people can use the page at the same time.
@@ -206,14 +206,7 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> 
     )
     with gr.Row():
         with gr.Column(scale=1):
-            model_box = gr.Dropdown(
-                choices=model_choices(spec, cached),
-                value=spec.default_model,
-                allow_custom_value=True,
-                label="Model",
-                info="The default, a cached model, or any hub id or local folder",
-                elem_id=ui.elem_id(spec, "model"),
-            )
+            model_box = model_picker(spec, cached)
             inputs = [ui.input_widget(spec, item) for item in spec.inputs]
             params = []
             if spec.params:

@@ -75,7 +75,7 @@ class ChatTab:
 
 def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Callable[[], Callable]) -> ChatTab:
     """The chat window for ``spec`` (inside an open gr.Tab). ``load()`` gives modeldeck.load."""
-    from .messages import collect_notices, log_failure, model_choices, show_notices, user_error
+    from .messages import collect_notices, log_failure, model_picker, show_notices, user_error
 
     gr.Markdown(
         f"**{spec.summary}**  \nDefault model: `{spec.default_model}`. The conversation stays in this "
@@ -107,14 +107,7 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
                 clear_button = gr.Button("Clear", size="sm", elem_id=ui.elem_id(spec, "clear"))
             notes = gr.Markdown("", elem_id=ui.elem_id(spec, "notes"))
         with gr.Column(scale=1):
-            model_box = gr.Dropdown(
-                choices=model_choices(spec, cached),
-                value=spec.default_model,
-                allow_custom_value=True,
-                label="Model",
-                info="The default, a cached model, or any hub id or local folder",
-                elem_id=ui.elem_id(spec, "model"),
-            )
+            model_box = model_picker(spec, cached)
             params = []
             if spec.params:
                 with gr.Accordion("Options", open=False):

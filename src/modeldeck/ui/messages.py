@@ -23,6 +23,18 @@ def model_choices(spec: TaskSpec, cached: list[str]) -> list[str]:
     return [*first, *[m for m in cached if m not in first]]
 
 
+def model_picker(spec: TaskSpec, cached: list[str]) -> gr.Dropdown:
+    """The tab's model box: the default, cached models, or any hub id or folder typed in."""
+    return gr.Dropdown(
+        choices=model_choices(spec, cached),
+        value=spec.default_model,
+        allow_custom_value=True,
+        label="Model",
+        info="The default, a cached model, or any hub id or local folder",
+        elem_id=ui.elem_id(spec, "model"),
+    )
+
+
 def user_error(error: BaseException, values: Any = None) -> gr.Error:
     """A readable error for the page: the message and what to do, never a traceback.
 

@@ -111,7 +111,8 @@ def test_pull_fetches_only_needed_files_into_the_cache_and_the_model_loads(fake_
     from modeldeck.pool import Pool
 
     runner = Pool().get("fill-mask", "test-org/bert", "cpu")
-    assert runner.model_path == snapshot
+    with runner.leased() as state:
+        assert state.model_path == snapshot
     assert modeldeck.memory.estimate("test-org/bert").source == "cache"
 
     # a second pull downloads nothing
@@ -235,8 +236,8 @@ def test_estimate_prediction_matches_the_loaded_model(fixture_hub):
     import modeldeck
     from modeldeck import memory
 
-    runner = modeldeck.load("fill-mask", BERT)
-    model = runner.model
+    with modeldeck.load("fill-mask", BERT).leased() as state:
+        model = state.model
     loaded = sum(t.numel() * t.element_size() for t in {t.data_ptr(): t for t in model.state_dict().values()}.values())
     weights = memory.model_weights(BERT)
     assert abs(memory.tensor_bytes(weights, "fp32") - loaded) <= 0.02 * loaded

@@ -61,10 +61,10 @@ def test_history_that_does_not_fit_drops_the_oldest_turns_never_the_new_message(
     for i in range(8):
         middle += [{"role": "user", "content": f"Turn {i}: tell me more about bridges."}, {"role": "assistant", "content": "Bridges are long."}]
     new = {"role": "user", "content": "And now my newest message."}
-    with pytest.warns(Notice, match="Dropped the .* oldest turn"):
-        x = runner.preprocess({"messages": [*old, *middle, new]})
-    text = runner.tokenizer.decode(x["input_ids"][0])
-    assert x["input_ids"].shape[1] <= runner.window == 128
+    with runner.leased() as state, pytest.warns(Notice, match="Dropped the .* oldest turn"):
+        x = state.preprocess({"messages": [*old, *middle, new]})
+        text = state.tokenizer.decode(x["ids"])
+    assert len(x["ids"]) <= state.window == 128
     assert "newest message" in text and "oldest thing" not in text
     assert text.lstrip().startswith("Turn")  # restarts on a user turn
 
@@ -104,16 +104,16 @@ def test_run_chat_answers_once(cli):
 def test_interactive_chat_keeps_history_and_resets(cli, monkeypatch):
     import io
 
-    from modeldeck.pipelines.chat import Chat
+    from modeldeck.runner import Runner
 
     seen = []
-    original = Chat.stream
+    original = Runner.stream
 
     def spy(self, inputs=None, /, **kwargs):  # the CLI streams each reply
         seen.append([turn["content"] for turn in inputs])
         return original(self, inputs, **kwargs)
 
-    monkeypatch.setattr(Chat, "stream", spy)
+    monkeypatch.setattr(Runner, "stream", spy)
     monkeypatch.setattr("sys.stdin", io.StringIO("Hello there.\nHow are you?\n\n/reset\nStart again.\n"))
     result = cli("chat", "--num-beams", "1", "--max-new-tokens", "5")
     assert result.code == 0

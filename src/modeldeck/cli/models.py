@@ -132,8 +132,7 @@ def _prepare_runtime(ref, path, runtime: str, quantize: str | None) -> None:
     pool = Pool(budget=None)  # loaded only to make the graph, then let go
     for task in tasks:
         runner = pool.get(task, str(ref), "cpu", **options)
-        ran = getattr(runner, "runtime", runtime)
-        click.echo(f"{ref}: {task} runs on {ran} ({getattr(runner, 'precision', quantize or 'fp32')})", err=True)
+        click.echo(f"{ref}: {task} runs on {runner.runtime} ({runner.precision or quantize or 'fp32'})", err=True)
         pool.clear()
 
 

@@ -100,9 +100,9 @@ def print_infos(runner, names: list[str], as_json: bool) -> None:
     """Answer informational flags (``--list-languages``...) from the runner's methods of those names."""
     from ..jsonable import to_jsonable
 
-    render_info = getattr(type(runner), "render_info", None)
+    render_info = getattr(runner.task, "render_info", None)
     for name in names:
-        value = getattr(runner, name)()
+        value = runner.info(name)
         if as_json or render_info is None:
             click.echo(json.dumps(to_jsonable(value), ensure_ascii=False))
         else:
@@ -150,9 +150,9 @@ def task_command(spec: TaskSpec) -> click.Command:
         allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
         allowed.update({name: options[name] for name in ("runtime", "quantize") if options.get(name)})
         runner = load(spec.name, model, device=device, **allowed)
-        if getattr(runner, "runtime", "torch") != "torch":  # say which fast path ran (stderr: --json stays clean)
+        if runner.runtime != "torch":  # say which fast path ran (stderr: --json stays clean)
             click.echo(f"Runtime: {runner.runtime} ({runner.precision})", err=True)
-        stream = getattr(runner, "stream", None)
+        stream = runner.stream if runner.streams else None
         if stream is not None and not as_json and not output and stdout_is_terminal():
             with show_notices():  # tasks that generate text print it as it comes
                 for piece in stream(bound, **params):

@@ -71,7 +71,8 @@ class ModelReplica:
 
         try:
             with notices.collected() as notes:
-                result = self.runner(inputs, **params)
+                info = params.pop("_info", None)
+                result = self.runner.info(info) if info else self.runner(inputs, **params)
         except Exception as error:
             known = as_data(error)
             if known is None:

@@ -38,6 +38,12 @@ class SentenceEmbedding(Task):
                 )
         return pieces
 
+    def count_tokens(self, value, special=False) -> int:
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if not callable(tokenizer) or not isinstance(value, str) or not value:
+            return 0
+        return len(tokenizer(value, add_special_tokens=special)["input_ids"])
+
     def cost(self, item) -> int:
         from ..backends.sentence_transformers import token_count
 

@@ -34,6 +34,8 @@ class VisualQuestionAnswering(VisionTask):
         examples=({"image": "cats.png", "question": "how many cats are there?"},),
     )
 
+    max_batch_size = 1  # an answer's score reads generate()'s per-step scores of its own row and beams
+
     def load(self) -> None:
         from transformers import AutoConfig, AutoProcessor, BlipForQuestionAnswering
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, VisionTask, tensor_shapes
 
 
 class ZeroShotImageClassification(VisionTask):
@@ -61,9 +61,17 @@ class ZeroShotImageClassification(VisionTask):
         padding = dict(padding="max_length", max_length=64, truncation=True) if self.sigmoid else dict(padding=True, truncation=True, max_length=self.text_limit())
         return self.processor(text=texts, images=inputs["image"], return_tensors="pt", **padding)
 
+    def batch_key(self, encoded):
+        """Pictures share a pass with others scored against the same label sentences."""
+        return tensor_shapes({"pixel_values": encoded["pixel_values"]}), tuple(encoded["input_ids"].flatten().tolist())
+
     def forward(self, batch):
-        (encoded,) = batch
-        return [self.model(**self.on_device(encoded)).logits_per_image[0].float().cpu()]
+        import torch
+        from transformers import BatchFeature
+
+        encoded = BatchFeature({**batch[0], "pixel_values": torch.cat([e["pixel_values"] for e in batch])})
+        logits = self.model(**self.on_device(encoded)).logits_per_image.float().cpu()
+        return list(logits)
 
     def postprocess(self, logits, candidate_labels=(), **_) -> list[dict]:
         scores = logits.sigmoid() if self.sigmoid else logits.softmax(-1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InvalidModelId, ModelNotAvailable
@@ -45,7 +44,6 @@ class Models:
         self.local: dict[str, Path] = {}  # preloaded folders, by the name the operator gave
         self._tasks: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
-        self.waiting: dict[tuple[str, str], int] = {}  # (task, model) -> requests admitted, not yet answered
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -114,13 +112,16 @@ class Models:
     # -- runners ----------------------------------------------------------------------------------
 
     def runner(self, task: str, model: str | None):
-        """The pooled runner (blocking: loads on first use). ``model`` None: the task's default."""
+        """The pooled runner (blocking: loads on first use). ``model`` None: the task's default.
+
+        Each takes at most ``--queue-size`` requests at once (waiting or running): over that, the runner
+        refuses at once (ModelBusy: 503 with Retry-After), before anything is sent."""
         import modeldeck
 
         name = str(self.local.get(model, model)) if model is not None else None
         if model is not None and model not in self.local:
             self.folder_or_404(model)
-        return modeldeck.load(task, name)
+        return modeldeck.load(task, name, max_queue=self.config.queue_size)
 
     def folder_or_404(self, model: str) -> Path:
         self.check_id(model)
@@ -131,28 +132,6 @@ class Models:
                 f"Download it on the server with: modeldeck pull {model.split('@')[0]}",
             )
         return folder
-
-    @contextmanager
-    def admitted(self, task: str, model: str | None):
-        """Count a request against its model's queue; 503 with Retry-After when the queue is full.
-
-        Used on the event loop only (no lock needed): the count is of requests
-        admitted and not yet answered, waiting or running.
-        """
-        key = (task, model or "")
-        if self.waiting.get(key, 0) >= self.config.queue_size:
-            raise ClientError(
-                503, f"{model or task} has {self.config.queue_size} requests waiting already.",
-                hint="Retry after a moment.", code="queue_full",
-                headers={"Retry-After": str(self.config.retry_after)},
-            )
-        self.waiting[key] = self.waiting.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            self.waiting[key] -= 1
-            if not self.waiting[key]:
-                del self.waiting[key]
 
     def loaded(self) -> list[dict]:
         """The loaded models, for /ready (here: the local pool's runners)."""

@@ -20,7 +20,7 @@ from .media import decode_inputs
 from .models import OPENAI_ALIASES
 from .openai_models import ChatRequest, CompletionRequest, EmbeddingRequest, ImageRequest, Open, SpeechRequest
 from .respond import notes_header, png_bytes
-from .text import StopScan, count_tokens, cut_at_stop, prompt_tokens
+from .text import StopScan, cut_at_stop
 
 NOOPS = {"user", "store", "metadata", "service_tier", "parallel_tool_calls", "logprobs", "frequency_penalty",
          "presence_penalty", "top_logprobs", "logit_bias", "modalities", "reasoning_effort"}
@@ -148,16 +148,15 @@ async def chat_completions(request: Request, body: ChatRequest, model_name: str 
         for i in range(n):
             each = dict(params, seed=params["seed"] + i) if "seed" in params and n > 1 else params
             text = runner(turns, **each)["content"]
-            tokens = count_tokens(runner, text)
+            tokens = runner.count_tokens(text)
             text, stopped = cut_at_stop(text, stops)
             used += tokens
             choices.append({"index": i, "message": {"role": "assistant", "content": text},
                             "finish_reason": _finish(tokens, limit, stopped), "logprobs": None})
-        asked = prompt_tokens(runner, turns)
+        asked = runner.count_tokens(turns, special=True)
         return choices, {"prompt_tokens": asked, "completion_tokens": used, "total_tokens": asked + used}
 
-    with state.models.admitted("chat", model):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     choices, usage = outcome.result
     return JSONResponse({"id": _id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
                          "model": name, "choices": choices, "usage": usage}, headers=notes_header(outcome.notes))
@@ -165,7 +164,8 @@ async def chat_completions(request: Request, body: ChatRequest, model_name: str 
 
 async def _chat_stream(state, name, model, turns, params, stops, limit, body) -> StreamingResponse:
     runner = (await in_thread(lambda: state.models.runner("chat", model))).result
-    runner.spec.bind(turns, params)  # bad parameters: a 400 now rather than an error event later
+    # bad input, bad parameters or a full queue: a 4xx/503 now, before anything is sent
+    stream = (await in_thread(lambda: runner.stream(turns, **params))).result
     ident, created = _id("chatcmpl"), int(time.time())
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
@@ -173,25 +173,24 @@ async def _chat_stream(state, name, model, turns, params, stops, limit, body) ->
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
 
     async def events():
-        with state.models.admitted("chat", model):
-            yield _sse(chunk({"role": "assistant", "content": ""}))
-            scan, text = StopScan(stops), ""
-            try:
-                async for piece in scan.run(stream_in_thread(lambda: runner.stream(turns, **params))):
-                    text += piece
-                    yield _sse(chunk({"content": piece}))
-            except Exception as error:  # noqa: BLE001 - headers are sent: report it in the stream
-                yield _stream_error(error)
-                yield _sse("[DONE]")
-                return
-            tokens = await anyio.to_thread.run_sync(count_tokens, runner, text)
-            yield _sse(chunk({}, _finish(tokens, limit, scan.stopped)))
-            if body.stream_options is not None and body.stream_options.include_usage:
-                asked = await anyio.to_thread.run_sync(prompt_tokens, runner, turns)
-                usage = {"prompt_tokens": asked, "completion_tokens": tokens, "total_tokens": asked + tokens}
-                yield _sse({"id": ident, "object": "chat.completion.chunk", "created": created, "model": name,
-                            "choices": [], "usage": usage})
+        yield _sse(chunk({"role": "assistant", "content": ""}))
+        scan, text = StopScan(stops), ""
+        try:
+            async for piece in scan.run(stream_in_thread(lambda: stream)):
+                text += piece
+                yield _sse(chunk({"content": piece}))
+        except Exception as error:  # noqa: BLE001 - headers are sent: report it in the stream
+            yield _stream_error(error)
             yield _sse("[DONE]")
+            return
+        tokens = await anyio.to_thread.run_sync(runner.count_tokens, text)
+        yield _sse(chunk({}, _finish(tokens, limit, scan.stopped)))
+        if body.stream_options is not None and body.stream_options.include_usage:
+            asked = await anyio.to_thread.run_sync(runner.count_tokens, turns, True)
+            usage = {"prompt_tokens": asked, "completion_tokens": tokens, "total_tokens": asked + tokens}
+            yield _sse({"id": ident, "object": "chat.completion.chunk", "created": created, "model": name,
+                        "choices": [], "usage": usage})
+        yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -218,19 +217,18 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
         runner = state.models.runner("text-generation", model)
         choices, used, asked = [], 0, 0
         for prompt in prompts:
-            asked += prompt_tokens(runner, prompt)
+            asked += runner.count_tokens(prompt, special=True)
             for i in range(n):
                 each = dict(params, seed=params["seed"] + i) if "seed" in params and n > 1 else params
                 text = runner(prompt, **each)[0]["generated_text"]
-                tokens = count_tokens(runner, text[len(prompt):] if body.echo else text)
+                tokens = runner.count_tokens(text[len(prompt):] if body.echo else text)
                 text, stopped = cut_at_stop(text, stops)
                 used += tokens
                 choices.append({"text": text, "index": len(choices), "logprobs": None,
                                 "finish_reason": _finish(tokens, limit, stopped)})
         return choices, {"prompt_tokens": asked, "completion_tokens": used, "total_tokens": asked + used}
 
-    with state.models.admitted("text-generation", model):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     choices, usage = outcome.result
     return JSONResponse({"id": _id("cmpl"), "object": "text_completion", "created": int(time.time()),
                          "model": body.model, "choices": choices, "usage": usage}, headers=notes_header(outcome.notes))
@@ -238,7 +236,7 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
 
 async def _completion_stream(state, name, model, prompt, params, stops, limit) -> StreamingResponse:
     runner = (await in_thread(lambda: state.models.runner("text-generation", model))).result
-    runner.spec.bind(prompt, params)
+    stream = (await in_thread(lambda: runner.stream(prompt, **params))).result  # refusals before the 200
     ident, created = _id("cmpl"), int(time.time())
 
     def chunk(text: str, finish: str | None = None) -> dict:
@@ -246,19 +244,18 @@ async def _completion_stream(state, name, model, prompt, params, stops, limit) -
                 "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
 
     async def events():
-        with state.models.admitted("text-generation", model):
-            scan, text = StopScan(stops), ""
-            try:
-                async for piece in scan.run(stream_in_thread(lambda: runner.stream(prompt, **params))):
-                    text += piece
-                    yield _sse(chunk(piece))
-            except Exception as error:  # noqa: BLE001
-                yield _stream_error(error)
-                yield _sse("[DONE]")
-                return
-            tokens = await anyio.to_thread.run_sync(count_tokens, runner, text)
-            yield _sse(chunk("", _finish(tokens, limit, scan.stopped)))
+        scan, text = StopScan(stops), ""
+        try:
+            async for piece in scan.run(stream_in_thread(lambda: stream)):
+                text += piece
+                yield _sse(chunk(piece))
+        except Exception as error:  # noqa: BLE001
+            yield _stream_error(error)
             yield _sse("[DONE]")
+            return
+        tokens = await anyio.to_thread.run_sync(runner.count_tokens, text)
+        yield _sse(chunk("", _finish(tokens, limit, scan.stopped)))
+        yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -279,11 +276,9 @@ async def embeddings(request: Request, body: EmbeddingRequest) -> Response:
     def run():
         runner = state.models.runner("feature-extraction", model)
         vectors = runner({"texts": texts}, normalize=True)
-        counter = runner if getattr(runner, "tokenizer", None) is not None else getattr(runner, "model", None)
-        return vectors, sum(count_tokens(counter, t) for t in texts)
+        return vectors, sum(runner.count_tokens(t) for t in texts)
 
-    with state.models.admitted("feature-extraction", model):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     vectors, tokens = outcome.result
     size = len(vectors[0])
     if body.dimensions is not None and body.dimensions != size:
@@ -338,8 +333,7 @@ async def _transcribe(request: Request, translate: bool, file: UploadFile, model
         result = state.models.runner(spec.name, model_id)(inputs, **params)
         return result, len(samples) / float(rate)
 
-    with state.models.admitted(spec.name, model_id):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     result, duration = outcome.result
     headers = notes_header(outcome.notes)
     text = result["text"]
@@ -408,17 +402,14 @@ async def speech(request: Request, body: SpeechRequest) -> Response:
         result = runner(body.input, **params)
         return encode(result["audio"], result["sampling_rate"], body.response_format or "mp3")
 
-    with state.models.admitted("text-to-speech", model_id):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     data, content_type = outcome.result
     return Response(data, media_type=content_type, headers=notes_header(outcome.notes))
 
 
 def speaker_names(runner) -> dict[str, int]:
     """A voice's own speaker names (Piper voices with several speakers)."""
-    voice = getattr(runner, "voice", None)
-    names = getattr(getattr(voice, "config", None), "speaker_id_map", None) or {}
-    return {str(k): int(v) for k, v in dict(names).items()}
+    return runner.info("list_speakers")
 
 
 def voice_speaker(runner, voice: str) -> int | None:
@@ -459,8 +450,7 @@ async def _images(request: Request, task: str, model: str | None, inputs: dict, 
         decode_inputs(spec, inputs, params, False, state.config.max_body_bytes)
         return state.models.runner(task, model_id)(inputs, **params)
 
-    with state.models.admitted(task, model_id):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     data = [{"b64_json": base64.b64encode(png_bytes(image)).decode(), "revised_prompt": None}
             for image in outcome.result["images"]]
     return JSONResponse({"created": int(time.time()), "data": data}, headers=notes_header(outcome.notes))

@@ -76,11 +76,11 @@ def check_inputs(spec: TaskSpec, bound: dict, chosen: dict) -> None:
 
 
 def streams(spec: TaskSpec) -> bool:
-    """Whether the task's text comes piece by piece (its runner has ``stream``)."""
+    """Whether the task's text comes piece by piece (its runner streams)."""
     from ..pipelines import registry
 
     task = registry().get(spec.name)
-    return spec.output in ("text", "message") and task is not None and callable(getattr(task, "stream", None))
+    return spec.output in ("text", "message") and task is not None and task.streams()
 
 
 def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView) -> Callable:
@@ -142,7 +142,7 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             found: list[str] = []
             with collect_notices(found):
                 runner = modeldeck.load(spec.name, model)
-            stream = getattr(runner, "stream", None)
+            stream = runner.stream if runner.streams else None
             if stream is None:  # this runner makes its text in one go
                 with collect_notices(found):
                     result = runner(bound, **chosen)

@@ -136,7 +136,7 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
             yield [*shown, {"role": "assistant", "content": ""}], "", ""
             with collect_notices(found):
                 runner = load()(spec.name, model)
-            stream = getattr(runner, "stream", None)
+            stream = runner.stream if runner.streams else None
             reply = ""
             if stream is not None:
                 pieces = stream({name: turns}, **chosen)

@@ -71,16 +71,18 @@ def architectures(folder: Path) -> list[str]:
     return list(_json(folder / "config.json").get("architectures") or ())
 
 
+def tasks_of_architecture(arch: str) -> tuple[str, ...]:
+    """The tasks an architecture class (as config.json names it) is made for: by name, else by suffix."""
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]
+    return tuple(t for suffix, tasks in SUFFIXES.items() if arch.endswith(suffix) for t in tasks)
+
+
 def _kinds(folder: Path) -> set[str]:
     """Task names a model folder serves, judged from its files."""
     found: set[str] = set()
     for arch in architectures(folder):
-        if arch in ARCHITECTURES:
-            found.update(ARCHITECTURES[arch])
-            continue
-        for suffix, tasks in SUFFIXES.items():
-            if arch.endswith(suffix):
-                found.update(tasks)
+        found.update(tasks_of_architecture(arch))
     if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
         found.update(("feature-extraction", "sentence-similarity"))
     pipeline = _json(folder / "model_index.json").get("_class_name")

@@ -95,10 +95,9 @@ def load_failure(spec, model: str, error: Exception) -> ModeldeckError:
     """A modeldeck error for a library error raised while loading ``model`` for a task."""
     text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
     if "Unrecognized configuration class" in str(error) or "Unrecognized model" in str(error):
-        return WrongModelType(
-            f"{model} is not a model {spec.name} can run ({text[:160]}).",
-            f"Use a model made for {spec.name} (default: {spec.default_model}).",
-        )
+        from .heads import unrecognised
+
+        return unrecognised(spec, model, model_config(model))  # in modeldeck's words, no library class names
     return TaskFailed(
         f"Loading {model} for {spec.name} failed: {type(error).__name__}: {text}",
         "Check that the model is made for this task; run again with --debug for the traceback.",
@@ -107,17 +106,17 @@ def load_failure(spec, model: str, error: Exception) -> ModeldeckError:
 
 def check_model_type(spec, model: str) -> None:
     """Refuse, before any download or load, a model whose architecture the task does not run."""
-    if not spec.model_types:
-        return
+    from .heads import check as check_head
+
     config = model_config(model)
     kind = (config or {}).get("model_type")
-    if kind is None or kind in spec.model_types:
-        return
-    raise WrongModelType(
-        f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
-        f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
-        f"or run this model with the task it was made for.",
-    )
+    if spec.model_types and kind is not None and kind not in spec.model_types:
+        raise WrongModelType(
+            f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
+            f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
+            f"or run this model with the task it was made for.",
+        )
+    check_head(spec, model, config)  # the architectures config.json names against the classes the task runs
 
 
 @dataclass(eq=False)
@@ -239,6 +238,7 @@ class Pool:
                 model_id,
                 allow_pickle=options.get("allow_pickle", False),
                 trust_remote_code=options.get("trust_remote_code", False),
+                task=(task_cls.spec.name, task_cls.spec.default_model),  # for heads.check_loaded's error
             ):
                 try:
                     if entry.revive is not None:

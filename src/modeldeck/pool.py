@@ -86,9 +86,10 @@ def model_config(model: str) -> dict | None:
         except Exception:  # noqa: BLE001 - no config to peek at: resolve() reports what is wrong
             return None
     try:
-        return json.loads(path.read_text()) if path is not None and path.is_file() else None
+        config = json.loads(path.read_text()) if path is not None and path.is_file() else None
     except (OSError, ValueError):
         return None
+    return config if isinstance(config, dict) else None  # a list is a broken config: integrity names it
 
 
 def load_failure(spec, model: str, error: Exception) -> ModeldeckError:

@@ -8,6 +8,7 @@ starts, naming the parameter, the cap and how to raise it.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ LIMITS = {
     "texts": Limit(10_000, "MODELDECK_MAX_TEXTS", "texts or labels per request"),
     "text_chars": Limit(2_000_000, "MODELDECK_MAX_TEXT_CHARS", "characters per text"),
     "turns": Limit(1000, "MODELDECK_MAX_TURNS", "turns per conversation"),
+    # work per request (modeldeck.workload): the product of parameters each within its own bound
+    "image_work": Limit(256, "MODELDECK_MAX_IMAGE_WORK", "megapixel-steps per request"),
+    "token_work": Limit(65_536, "MODELDECK_MAX_TOKEN_WORK", "tokens per request"),
 }
 
 
@@ -66,7 +70,7 @@ def check(name: str, amount: float, what: str) -> None:
         limit = LIMITS[name]
         raise InvalidInput(
             f"{what} is {number(amount)}, over the limit of {number(cap)} {limit.what}.",
-            f"Ask for less, or raise the limit with {limit.env}={int(min(max(cap * 4, amount), 1e18))}.",
+            f"Ask for less, or raise the limit with {limit.env}={math.ceil(min(max(cap * 4, amount), 1e18))}.",
         )
 
 

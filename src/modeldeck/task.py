@@ -8,7 +8,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import notices
+from . import notices, workload
 from .engine import Engine, Request, params_key
 from .errors import InvalidInput, ModeldeckError, ModelTooLarge, TaskFailed
 from .spec import TaskSpec, check_text
@@ -111,6 +111,7 @@ class Task:
         calls = [self.spec.bind(item, kwargs) for item in inputs] if many else [self.spec.bind(inputs, kwargs)]
         if many and not calls:
             return []
+        workload.check(self, calls)  # the request's total work (items, tokens, pixels x steps) within budget
         with self.lease(), notices.listening(on_progress=on_progress), self.failures():
             engine = self.engine
             with engine.arriving(len(calls)):
@@ -151,6 +152,7 @@ class Task:
         """Check, validate and preprocess one item into a request for the engine."""
         self.check(bound, params)
         self.validate(bound, params)
+        workload.check(self, [(bound, params)])  # again with pictures decoded: their sizes set the work
         with _inference():
             item = self.preprocess(bound, **params)
         forward_params = self.spec.params_for("forward", params)
@@ -294,6 +296,7 @@ class Streaming:
         bound, params = self.spec.bind(inputs, kwargs)
         self.check(bound, params)
         self.validate(bound, params)
+        workload.check(self, [(bound, params)])
         with self.lease(), self.failures():
             with _inference():
                 item = self.preprocess(bound, **params)

@@ -182,8 +182,11 @@ class DiffusionTask(Task):
             "scheduler": params.get("scheduler") or "default", "scheduler_class": type(pipe.scheduler).__name__,
             "safety_checker": bool(params.get("safety_checker", True)) and checker is not None,
         }
-        if "strength" in args:
+        if "strength" in args:  # from a picture: only steps x strength of the steps run; say how many did
+            from ..workload import denoising_steps
+
             used["strength"] = args["strength"]
+            used["denoising_steps"] = denoising_steps(args["num_inference_steps"], args["strength"])
         used.update(item.get("sources", {}))
         return {"images": list(out.images), "nsfw": [bool(x) for x in nsfw], "parameters": used}
 

@@ -83,3 +83,14 @@ def check_conversation(turns) -> None:
         content = turn.get("content") if isinstance(turn, dict) else turn
         chars += len(content) if isinstance(content, str) else 0
     check("text_chars", chars, "The length of the conversation (characters)")
+
+
+def at_most(value: int | None, available: int, name: str, what: str) -> int | None:
+    """``value`` cut to the ``available`` there are, saying so (a top_k of 1,000,000 over 2 labels gives the 2)."""
+    if value is None or value <= available:
+        return value
+    from .notices import notice
+
+    notice(f"{name} is {number(value)}, but there are only {number(available)} {what}: all {number(available)} "
+           "are given.")
+    return available

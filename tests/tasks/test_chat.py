@@ -133,7 +133,7 @@ def test_chat_command_in_a_subprocess_ends_at_end_of_input():
 
 def test_chat_command_rejects_bad_parameters_before_loading(cli):
     bad = cli("chat", "--temperature", "-1")
-    assert bad.code == 1 and "temperature must be greater than 0" in bad.err
+    assert bad.code == 1 and "temperature must be between 0.01 and 100" in bad.err
 
 
 def _naive_fit(turns, encode, room):

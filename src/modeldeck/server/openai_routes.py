@@ -93,7 +93,7 @@ def _decoding(body, max_new_tokens: int | None) -> dict[str, Any]:
     if max_new_tokens is not None:
         params["max_new_tokens"] = max_new_tokens
     if body.temperature is not None:
-        if body.temperature == 0:
+        if body.temperature < 0.01:  # OpenAI's 0 (and what rounds to it: 1e-300) is greedy decoding
             params["do_sample"] = False
         else:
             params["temperature"] = body.temperature

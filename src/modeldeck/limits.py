@@ -36,6 +36,7 @@ LIMITS = {
     # work per request (modeldeck.workload): the product of parameters each within its own bound
     "image_work": Limit(256, "MODELDECK_MAX_IMAGE_WORK", "megapixel-steps per request"),
     "token_work": Limit(65_536, "MODELDECK_MAX_TOKEN_WORK", "tokens per request"),
+    "json_depth": Limit(32, "MODELDECK_MAX_JSON_DEPTH", "levels of nesting in a JSON body"),
 }
 
 

@@ -129,6 +129,13 @@ class DiffusionTask(Task):
         return width or side, height or side
 
     def preprocess(self, inputs, **params):
+        tokenizer = getattr(getattr(self, "pipe", None), "tokenizer", None)  # none for DALL·E Mini
+        if tokenizer is not None:  # CLIP reads 77 tokens; diffusers cuts the rest with only a log line
+            from ..cuts import tell_cuts
+
+            limit = tokenizer.model_max_length
+            tell_cuts(tokenizer, inputs["prompt"], limit, "prompt", f"{self.model_id}'s text encoder")
+            tell_cuts(tokenizer, params.get("negative_prompt"), limit, "negative prompt", f"{self.model_id}'s text encoder")
         seed = params.get("seed")
         item = dict(inputs)
         item["seed"] = secrets.randbelow(2**31) if seed is None else seed

@@ -80,6 +80,9 @@ class ImageTextMatching(VisionTask):
         inputs["refs"] = [image.info.get("source", i) for i, image in enumerate(refs)]
 
     def preprocess(self, inputs, **_):
+        from ..cuts import tell_cuts
+
+        tell_cuts(self.processor.tokenizer, inputs["text"], self.text_limit(), "text", self.model_id)
         tokens = self.processor.tokenizer(
             inputs["text"], padding=True, truncation=True, max_length=self.text_limit(), return_tensors="pt"
         )

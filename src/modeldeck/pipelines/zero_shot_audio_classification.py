@@ -85,7 +85,12 @@ class ZeroShotAudioClassification(Task):
             windows.pop()
         features = extractor(windows, sampling_rate=rate, return_tensors="pt")
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
-        tokens = self.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        from ..cuts import tell_cuts
+
+        tokenizer = self.processor.tokenizer
+        limit = min(tokenizer.model_max_length, getattr(self.model.config.text_config, "max_position_embeddings", 10**6) - 2)
+        tell_cuts(tokenizer, texts, limit, "label sentence", self.model_id)
+        tokens = tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
         return features, tokens
 
     def forward(self, batch):

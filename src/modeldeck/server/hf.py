@@ -92,10 +92,10 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
 
     async def events():
         with state.models.admitted(call.task, model):
-            scan = StopScan(call.stop)
+            scan, notes = StopScan(call.stop), []
             text, index, held = "", 0, None  # the last piece is held back: it carries generated_text (as TGI)
             try:
-                async for piece in scan.run(stream_in_thread(lambda: runner.stream(call.inputs, **call.params))):
+                async for piece in scan.run(stream_in_thread(lambda: runner.stream(call.inputs, **call.params), notes)):
                     if held is not None:
                         yield _token(index, held, None)
                     text, index, held = text + piece, index + 1, piece
@@ -105,14 +105,17 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
                 known = as_client_error(error)
                 yield _sse({"error": known.message if known else "The server failed.", "error_type": "generation"})
                 return
-            yield _token(index, held or "", text)
+            yield _token(index, held or "", text, notes)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def _token(index: int, text: str, generated: str | None) -> str:
-    return _sse({"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
-                 "generated_text": generated, "details": None})
+def _token(index: int, text: str, generated: str | None, notes: list[str] | None = None) -> str:
+    event = {"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
+             "generated_text": generated, "details": None}
+    if notes:  # what was cut or shortened: a stream has no headers left to carry it
+        event["warnings"] = list(dict.fromkeys(notes))
+    return _sse(event)
 
 
 def _sse(data: dict) -> str:

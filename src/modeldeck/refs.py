@@ -13,6 +13,16 @@ from pathlib import Path
 from .errors import InvalidModelId, ModelNotAvailable
 
 _ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}(?:/[\w.-]+)?$")
+_REVISION = re.compile(r"^[\w./-]{1,100}$")
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` is written as a hub id (``org/name[@revision]``), never as a path: what a visitor of the
+    UI or a client of the server may name."""
+    model_id, at, revision = text.partition("@")
+    if at and not _REVISION.match(revision):
+        return False
+    return bool(_ID.match(model_id)) and ".." not in text and "--" not in model_id and not text.startswith((".", "/", "~"))
 
 
 @dataclass(frozen=True)

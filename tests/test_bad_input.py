@@ -57,7 +57,8 @@ def bad_values(param) -> list:
     if param.type is bool:
         return ["maybe", [], {"a": 1}]
     if param.type in (int, float):
-        values = [HUGE, -HUGE, math.nan, math.inf, "abc", [1], {"a": 1}, True]
+        # beyond int64 ('1e20' too), and tiny floats that overflow a division (temperature 1e-300)
+        values = [HUGE, -HUGE, 10**20, "1e20", -(10**20), 1e-300, math.nan, math.inf, "abc", [1], {"a": 1}, True]
         if param.min is not None:
             values.append(param.min - 1)
         if param.max is not None:
@@ -66,14 +67,14 @@ def bad_values(param) -> list:
             values.append(limits.value(param.limit) + 1)
         return values
     if param.choices:
-        return ["nonsense", 5]
-    return ["\ud800", [1, 2], {"a": 1}, ""]
+        return ["nonsense", 5, "x" * 100_000]
+    return ["\ud800", [1, 2], {"a": 1}, "", "x" * 100_000]
 
 
 def bad_inputs(kind: str) -> list:
     common = [None, 5, {"a": 1}, ""]
     if kind == "text":
-        return [*common, "   ", "a\ud800b", b"\xff\xfe"]
+        return [*common, "   ", "a\ud800b", b"\xff\xfe", "x" * 2_000_001]
     if kind == "messages":
         return [*common, [], [{"role": "bot", "content": "x"}], [{"role": "user", "content": 5}], "a\ud800b"]
     if kind == "image":
@@ -117,6 +118,8 @@ def test_bad_input_is_a_modeldeck_error(task_name, input_name, param_name, value
         pytest.fail(f"not caught by modeldeck's checks: {e}")
     except ModeldeckError as e:
         assert str(e).strip() and "Traceback" not in str(e)
+        assert len(str(e)) < 2500, "an error is one readable line, never an echo of a huge value"
+        assert "e+06" not in str(e) and "<class" not in str(e), str(e)
     # any other exception fails the test, naming its class
     assert time.monotonic() - started < 60, "a bad input took over a minute"
     grown = PROCESS.memory_info().rss - BASELINE[0]

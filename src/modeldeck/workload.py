@@ -26,6 +26,7 @@ from .errors import InvalidInput
 
 IMAGE_TASKS = ("text-to-image", "image-to-image", "inpainting")
 NOMINAL_SIDE, NOMINAL_STEPS, NOMINAL_NEW_TOKENS = 512, 50, 256
+MAX_STEPS = 500  # the steps parameter's bound
 
 
 def denoising_steps(steps: int, strength: float | None) -> int:
@@ -40,10 +41,12 @@ def check_strength(steps: int, strength: float) -> None:
     smallest = math.ceil(1000 / steps) / 1000  # rounded up: int(steps x 1/steps) can fall just short of 1
     while int(steps * smallest) < 1:
         smallest += 0.001
-    needed = math.ceil(1 / strength)
-    while int(needed * strength) < 1:
-        needed += 1
-    more = f", or at least {needed} steps at strength {strength:g}" if needed <= 500 else ""
+    more = ""
+    if strength * MAX_STEPS >= 1:  # some number of steps (within their bound) runs one at this strength
+        needed = math.ceil(1 / strength)
+        while int(needed * strength) < 1:
+            needed += 1
+        more = f", or at least {needed} steps at strength {strength:g}"
     raise InvalidInput(
         f"strength {strength:g} at {steps} steps runs no denoising step (steps x strength is "
         f"{steps * strength:.3g}; it must be at least 1).",
@@ -56,6 +59,7 @@ def _image_work(task, bound: dict, params: dict, runner) -> float:
         return 0.0  # DALL·E Mini: at most 4x4 pictures of 256x256, bounded by grid_size itself
     width, height = params.get("width"), params.get("height")
     size = getattr(bound.get("image"), "size", None)  # a picture to start from sets the size when none is asked
+    size = size if isinstance(size, tuple) and len(size) == 2 else None  # a decoded picture's (w, h), not an array's
     if (width is None or height is None) and bound.get("image") is not None and size is None:
         return 0.0  # not decoded yet: checked again once it is (Task._request)
     if (width is None or height is None) and size:

@@ -12,8 +12,11 @@ from pathlib import Path
 
 from .errors import InvalidModelId, ModelNotAvailable
 
-_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}(?:/[\w.-]+)?$")
-_REVISION = re.compile(r"^[\w./-]{1,100}$")
+# ASCII only: the hub's own rule (str patterns' \w would let '¹' or 'é' through to huggingface_hub's validator)
+# Each name: letters, digits, '-', '_', '.', not starting or ending with '-' or '.' (the hub's rule).
+_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
+_ID = re.compile(rf"^{_PART}(?:/{_PART}(?:/[\w.-]+)?)?$", re.ASCII)  # name, org/name, or org/repo/model
+_REVISION = re.compile(r"^[\w./-]{1,100}$", re.ASCII)
 
 
 def is_hub_id(text: str) -> bool:

@@ -217,3 +217,13 @@ def test_the_api_answers_bad_values_in_modeldecks_words_and_logs_no_traceback(no
         app.close()
     assert not misses, "\n".join(misses)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_work_budget_holds_in_the_page_too(no_model_loads):
+    from modeldeck.ui.app import build_app
+
+    tab = build_app(["text-to-image"]).modeldeck_tabs["text-to-image"]
+    with pytest.raises(gr.Error) as error:
+        tab.call(tab.values({"prompt": "a cat"}, {"width": 4096, "height": 4096, "num_images": 16}),
+                 progress=lambda *a, **k: None)
+    assert "MODELDECK_MAX_IMAGE_WORK" in error.value.message

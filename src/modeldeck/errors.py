@@ -15,12 +15,24 @@ class ModeldeckError(Exception):
     """Base class: a message for people, and a hint saying what to do."""
 
     def __init__(self, message: str, hint: str | None = None):
+        message, hint = clip(message), clip(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+MAX_MESSAGE = 1000  # characters: an error quoting a 100 kB value is still one readable line
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` with its middle cut out when it is over ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 2 // 3], text[-(limit // 4) :]
+    return f"{head} [... {len(text) - len(head) - len(tail):,} characters cut ...] {tail}"
 
 
 class UnknownTask(ModeldeckError, LookupError):

@@ -21,15 +21,19 @@ MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (de
                        limit="new_tokens")
 NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)", min=1,
                   limit="beams")
+# At least 0.01: logits divided by less overflow float32 (1e-300 gave 'probability tensor contains inf');
+# near 0 sampling is greedy decoding anyway, which leaving temperature out gives.
 TEMPERATURE = Param(
-    "temperature", float, None, "sampling temperature > 0; giving it turns sampling on", min=0, exclusive_min=True
+    "temperature", float, None, "sampling temperature (0.01 or more; lower is greedy: leave it out); giving it turns "
+    "sampling on", min=0.01, max=100,
 )
 TOP_P = Param(
     "top_p", float, None, "nucleus sampling: keep the likeliest tokens up to this probability mass", min=0, max=1,
     exclusive_min=True,
 )
 TOP_K = Param("top_k", int, None, "sample among the k likeliest tokens", min=1)
-REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens", min=0, exclusive_min=True)
+REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens (0.01 to 100)", min=0.01,
+                           max=100)
 SEED = Param(
     "seed", int, None, "random seed: the same seed gives the same text; giving it turns sampling on", min=0, max=2**63 - 1
 )
@@ -48,7 +52,7 @@ def check_decoding(params: dict[str, Any]) -> None:
         "min_new_tokens": (lambda v: v >= 0, "0 or more"),
         "num_beams": (lambda v: v >= 1, "at least 1"),
         "num_return_sequences": (lambda v: v >= 1, "at least 1"),
-        "temperature": (lambda v: v > 0, "greater than 0 (for greedy decoding leave it out)"),
+        "temperature": (lambda v: v >= 0.01, "at least 0.01 (for greedy decoding leave it out)"),
         "top_p": (lambda v: 0 < v <= 1, "between 0 (excluded) and 1"),
         "top_k": (lambda v: v >= 1, "at least 1"),
         "repetition_penalty": (lambda v: v > 0, "greater than 0 (1 means no penalty)"),

@@ -94,19 +94,19 @@ def model_config(model: str) -> dict | None:
         except Exception:  # noqa: BLE001 - no config to peek at: resolve() reports what is wrong
             return None
     try:
-        return json.loads(path.read_text()) if path is not None and path.is_file() else None
+        config = json.loads(path.read_text()) if path is not None and path.is_file() else None
     except (OSError, ValueError):
         return None
+    return config if isinstance(config, dict) else None  # a list is a broken config: integrity names it
 
 
 def load_failure(spec, model: str, error: Exception) -> ModeldeckError:
     """A modeldeck error for a library error raised while loading ``model`` for a task."""
     text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
     if "Unrecognized configuration class" in str(error) or "Unrecognized model" in str(error):
-        return WrongModelType(
-            f"{model} is not a model {spec.name} can run ({text[:160]}).",
-            f"Use a model made for {spec.name} (default: {spec.default_model}).",
-        )
+        from .heads import unrecognised
+
+        return unrecognised(spec, model, model_config(model))  # in modeldeck's words, no library class names
     return TaskFailed(
         f"Loading {model} for {spec.name} failed: {type(error).__name__}: {text}",
         "Check that the model is made for this task; run again with --debug for the traceback.",
@@ -115,17 +115,17 @@ def load_failure(spec, model: str, error: Exception) -> ModeldeckError:
 
 def check_model_type(spec, model: str) -> None:
     """Refuse, before any download or load, a model whose architecture the task does not run."""
-    if not spec.model_types:
-        return
+    from .heads import check as check_head
+
     config = model_config(model)
     kind = (config or {}).get("model_type")
-    if kind is None or kind in spec.model_types:
-        return
-    raise WrongModelType(
-        f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
-        f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
-        f"or run this model with the task it was made for.",
-    )
+    if spec.model_types and kind is not None and kind not in spec.model_types:
+        raise WrongModelType(
+            f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
+            f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
+            f"or run this model with the task it was made for.",
+        )
+    check_head(spec, model, config)  # the architectures config.json names against the classes the task runs
 
 
 @dataclass(eq=False)
@@ -296,7 +296,8 @@ class Pool:
         try:
             quiet_libraries()
             with allowing(model_id, allow_pickle=options.get("allow_pickle", False),
-                          trust_remote_code=options.get("trust_remote_code", False)):
+                          trust_remote_code=options.get("trust_remote_code", False),
+                          task=(spec.name, spec.default_model)):  # for heads.check_loaded's error
                 try:
                     state = runner.task(path, model_id, device=runner.device, **options)
                 except ModeldeckError:

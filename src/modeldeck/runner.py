@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import notices
+from . import notices, workload
 from .errors import InvalidInput, ModelBusy, ModeldeckError
 
 DEFAULT_MAX_QUEUE = 256
@@ -77,6 +77,7 @@ class Runner:
         calls = [self.spec.bind(item, kwargs) for item in inputs] if many else [self.spec.bind(inputs, kwargs)]
         if many and not calls:
             return []
+        workload.check(self.task, calls)  # the request's total work (items, tokens, pixels x steps) within budget
         with self._admitted(), notices.listening(on_progress=on_progress), self.failures():
             for bound, params in calls:
                 self.task.check(bound, params)
@@ -94,6 +95,7 @@ class Runner:
         if not self.streams:
             raise InvalidInput(f"{self.spec.name} does not stream: it answers whole.", "Call the runner instead.")
         bound, params = self.spec.bind(inputs, kwargs)
+        workload.check(self.task, [(bound, params)])
         release = self._admit()
         try:
             with self.failures():
@@ -288,6 +290,7 @@ def run_calls(state, calls: list[tuple[dict, dict]]) -> list[Any]:
         with state.lock:
             for bound, params in calls:
                 state.validate(bound, params)
+            workload.check(state, calls)  # again with pictures decoded and the model's defaults known
         for i in range(len(calls)):
             advance(i, None)
     while steps:
@@ -312,6 +315,7 @@ def stream_call(state, bound: dict, params: dict) -> Generator[str, None, Any]:
     outputs: Any = None
     with state.lock:
         state.validate(bound, params)
+        workload.check(state, [(bound, params)])
     while True:
         try:
             step = state.advance(plan, outputs)

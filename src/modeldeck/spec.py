@@ -101,6 +101,11 @@ class Param:
         """A clear error when ``number`` is NaN or outside [min, max]."""
         if number != number or number in (float("inf"), float("-inf")):
             raise InvalidInput(f"{self.name} must be a finite number, not {number!r}.")
+        if self.type is int and not -(2**63) <= number < 2**63:  # what torch and numpy hold; past it, overflow errors
+            shown = f"{number:.3g}" if abs(number) >= 1e21 else f"{number:,}"
+            raise InvalidInput(f"{self.name} is out of range: {shown} is beyond the largest whole number "
+                               f"(9,223,372,036,854,775,807).", f"Use {self.bounds_text()}." if self.min is not None
+                               or self.max is not None else "Use a smaller number.")
         low = self.min is not None and (number <= self.min if self.exclusive_min else number < self.min)
         high = self.max is not None and number > self.max
         if low or high:

@@ -137,7 +137,8 @@ def test_prompt_near_the_window_generates_fewer_tokens_with_a_notice(cli):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"temperature": 0}, "temperature must be greater than 0"),
+        ({"temperature": 0}, "temperature must be between 0.01 and 100"),
+        ({"temperature": 1e-300}, "temperature must be between 0.01 and 100"),
         ({"top_p": 1.5}, "top_p must be between"),
         ({"max_new_tokens": 0}, "max_new_tokens must be at least 1"),
         ({"num_return_sequences": 0}, "num_return_sequences must be at least 1"),

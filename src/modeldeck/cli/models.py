@@ -242,7 +242,8 @@ def rm_command(models, yes: bool) -> None:
         raise click.Abort()
     for plan in plans:
         freed = remove(plan)
-        click.echo(f"Removed {plan.ref}: freed {_fmt(freed)}.")
+        what = "every revision" if plan.whole_repo else "revision " + ", ".join(r[:12] for r in plan.revisions)
+        click.echo(f"Removed {plan.ref.id} ({what}, {plan.repo_path}): freed {_fmt(freed)}.")
     if len(plans) > 1:
         click.echo(f"Freed {_fmt(total)} in all.")
 

@@ -33,6 +33,9 @@ def as_conversation(value: Any) -> list[dict[str, str]]:
         raise InvalidInput(
             "The conversation is empty.", 'Give a message, or a list of {"role": ..., "content": ...} turns.'
         )
+    from ..limits import check_conversation
+
+    check_conversation(value)  # turns and characters under their caps, before any turn is looked at
     turns = []
     for i, turn in enumerate(value):
         if isinstance(turn, str):  # bare strings alternate user / assistant, ending with the user
@@ -114,20 +117,16 @@ class Chat(Streaming, Task):
 
     def fit(self, turns: list[dict[str, str]], room: int) -> tuple[list[int], int]:
         """The ids of the latest turns that fit in ``room`` tokens, and how many turns were dropped."""
-        system = turns[:1] if turns[0]["role"] == "system" else []
-        history = turns[len(system) :]
-        for dropped in range(len(history)):
-            kept = history[dropped:]
-            if kept[0]["role"] != "user":  # a conversation restarts with the user
-                continue
-            ids = self.encode(system + kept)
-            if len(ids) <= room:
-                return ids, dropped
-        length = len(self.encode(system + history[-1:]))
-        raise InvalidInput(
-            f"The message is {length} tokens with the chat format; {self.model_id} reads at most {room}.",
-            "Send a shorter message.",
-        )
+        from ..conversation import MessageTooLong, fit_turns
+        from ..generation import text_tokens
+
+        try:
+            return fit_turns(turns, self.encode, text_tokens(self.tokenizer), room)
+        except MessageTooLong as e:
+            raise InvalidInput(
+                f"The message is {e.tokens} tokens with the chat format; {self.model_id} reads at most {room}.",
+                "Send a shorter message.",
+            ) from None
 
     def preprocess(self, inputs, max_new_tokens=None, **_):
         turns = inputs["messages"]

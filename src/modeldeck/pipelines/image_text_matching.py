@@ -85,7 +85,10 @@ class ImageTextMatching(VisionTask):
     def plan(self, inputs, params, emit=None):
         """Each picture encoded once (batched with other calls' pictures), then each (text, picture) pair
         scored by the matching head (batched with other calls' pairs)."""
+        from ..cuts import tell_cuts
+
         texts, refs = inputs["text"], inputs["refs"]
+        tell_cuts(self.processor.tokenizer, texts, self.text_limit(), "text", self.model_id)
         tokens = self.processor.tokenizer(texts, truncation=True, max_length=self.text_limit())
         pixels = self.processor.image_processor(images=inputs["image"], return_tensors="pt").pixel_values
         embeds = yield Step([("image", p) for p in pixels.split(1)])

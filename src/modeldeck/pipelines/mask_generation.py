@@ -106,6 +106,12 @@ class MaskGeneration(VisionTask):
     # -- prompts ---------------------------------------------------------------------------------
 
     def validate(self, inputs, params) -> None:
+        for name, example in (("points", "450,300"), ("boxes", "75,275,1725,850")):
+            given = params[name]
+            if given not in (None, [], ()) and not _numbers(given, name):  # [''] is no prompt, not "segment everything"
+                raise InvalidInput(f"{name} is empty: {given!r} holds no coordinates.",
+                                   f"Give pixel coordinates (e.g. --{name} {example}), or leave {name} out to segment "
+                                   "everything.")
         coords = _numbers(params["points"], "points")
         if len(coords) % 2:
             raise InvalidInput(f"points must come in x,y pairs; got {len(coords)} numbers.", "Example: --points 450,300")

@@ -88,7 +88,12 @@ class ZeroShotAudioClassification(Task):
             windows.pop()
         features = extractor(windows, sampling_rate=rate, return_tensors="pt")
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
-        tokens = self.processor.tokenizer(texts, truncation=True)
+        from ..cuts import tell_cuts
+
+        tokenizer = self.processor.tokenizer
+        limit = min(tokenizer.model_max_length, getattr(self.model.config.text_config, "max_position_embeddings", 10**6) - 2)
+        tell_cuts(tokenizer, texts, limit, "label sentence", self.model_id)
+        tokens = tokenizer(texts, truncation=True, max_length=limit)
         parts = Parts(("audio", {k: v[i : i + 1] for k, v in features.items()}) for i in range(len(windows)))
         parts += [("text", {k: tokens[k][i] for k in ("input_ids", "attention_mask")}) for i in range(len(texts))]
         return parts

@@ -59,6 +59,9 @@ class ZeroShotImageClassification(VisionTask):
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="a photo of {}.", **_):
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
         padding = dict(padding="max_length", max_length=64, truncation=True) if self.sigmoid else dict(padding=True, truncation=True, max_length=self.text_limit())
+        from ..cuts import tell_cuts
+
+        tell_cuts(self.processor.tokenizer, texts, padding["max_length"], "label sentence", self.model_id)
         return self.processor(text=texts, images=inputs["image"], return_tensors="pt", **padding)
 
     def batch_key(self, encoded):

@@ -88,13 +88,14 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
     await in_thread(decode_inputs_async)
     runner = (await in_thread(lambda: state.models.runner(call.task, model))).result
     # bad input, a bad parameter or a full queue: a 4xx/503 now, not an error event after the 200
-    stream = (await in_thread(lambda: runner.stream(call.inputs, **call.params))).result
+    made = await in_thread(lambda: runner.stream(call.inputs, **call.params))
+    stream = made.result
 
     async def events():
-        scan = StopScan(call.stop)
+        scan, notes = StopScan(call.stop), list(made.notes)
         text, index, held = "", 0, None  # the last piece is held back: it carries generated_text (as TGI)
         try:
-            async for piece in scan.run(stream_in_thread(lambda: stream)):
+            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
                 if held is not None:
                     yield _token(index, held, None)
                 text, index, held = text + piece, index + 1, piece
@@ -104,14 +105,17 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
             known = as_client_error(error)
             yield _sse({"error": known.message if known else "The server failed.", "error_type": "generation"})
             return
-        yield _token(index, held or "", text)
+        yield _token(index, held or "", text, notes)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def _token(index: int, text: str, generated: str | None) -> str:
-    return _sse({"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
-                 "generated_text": generated, "details": None})
+def _token(index: int, text: str, generated: str | None, notes: list[str] | None = None) -> str:
+    event = {"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
+             "generated_text": generated, "details": None}
+    if notes:  # what was cut or shortened: a stream has no headers left to carry it
+        event["warnings"] = list(dict.fromkeys(notes))
+    return _sse(event)
 
 
 def _sse(data: dict) -> str:

@@ -16,7 +16,7 @@ from ..errors import InvalidModelId, ModelNotAvailable
 from .config import ServerConfig
 from .errors import ClientError
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95}){0,2}(@[\w./-]{1,100})?$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95}){0,2}(@[\w./-]{1,100})?$", re.ASCII)
 CACHE_SECONDS = 30.0  # a model pulled while the server runs is seen within this long
 
 # OpenAI model names: the task they stand for, served by its default model.

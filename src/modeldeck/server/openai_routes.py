@@ -93,7 +93,7 @@ def _decoding(body, max_new_tokens: int | None) -> dict[str, Any]:
     if max_new_tokens is not None:
         params["max_new_tokens"] = max_new_tokens
     if body.temperature is not None:
-        if body.temperature == 0:
+        if body.temperature < 0.01:  # OpenAI's 0 (and what rounds to it: 1e-300) is greedy decoding
             params["do_sample"] = False
         else:
             params["temperature"] = body.temperature
@@ -165,7 +165,8 @@ async def chat_completions(request: Request, body: ChatRequest, model_name: str 
 async def _chat_stream(state, name, model, turns, params, stops, limit, body) -> StreamingResponse:
     runner = (await in_thread(lambda: state.models.runner("chat", model))).result
     # bad input, bad parameters or a full queue: a 4xx/503 now, before anything is sent
-    stream = (await in_thread(lambda: runner.stream(turns, **params))).result
+    made = await in_thread(lambda: runner.stream(turns, **params))
+    stream = made.result
     ident, created = _id("chatcmpl"), int(time.time())
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
@@ -174,9 +175,9 @@ async def _chat_stream(state, name, model, turns, params, stops, limit, body) ->
 
     async def events():
         yield _sse(chunk({"role": "assistant", "content": ""}))
-        scan, text = StopScan(stops), ""
+        scan, text, notes = StopScan(stops), "", list(made.notes)
         try:
-            async for piece in scan.run(stream_in_thread(lambda: stream)):
+            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
                 text += piece
                 yield _sse(chunk({"content": piece}))
         except Exception as error:  # noqa: BLE001 - headers are sent: report it in the stream
@@ -184,7 +185,7 @@ async def _chat_stream(state, name, model, turns, params, stops, limit, body) ->
             yield _sse("[DONE]")
             return
         tokens = await anyio.to_thread.run_sync(runner.count_tokens, text)
-        yield _sse(chunk({}, _finish(tokens, limit, scan.stopped)))
+        yield _sse(chunk({}, _finish(tokens, limit, scan.stopped), **_warnings(notes)))
         if body.stream_options is not None and body.stream_options.include_usage:
             asked = await anyio.to_thread.run_sync(runner.count_tokens, turns, True)
             usage = {"prompt_tokens": asked, "completion_tokens": tokens, "total_tokens": asked + tokens}
@@ -193,6 +194,11 @@ async def _chat_stream(state, name, model, turns, params, stops, limit, body) ->
         yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _warnings(notes: list[str]) -> dict:
+    """The stream's notices for its last chunk (a stream has no headers left to carry them)."""
+    return {"warnings": list(dict.fromkeys(notes))} if notes else {}
 
 
 # -- completions -----------------------------------------------------------------------------------
@@ -208,6 +214,10 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
     limit = body.max_tokens or 16  # OpenAI's default
     params = {**_decoding(body, limit), "return_full_text": bool(body.echo)}
     stops, n = _stops(body.stop), body.n or 1
+    from ..workload import check as check_work
+
+    task = get_task("text-generation")  # every prompt x n is one call: the request's work, checked before any
+    check_work(task, [task.spec.bind(prompt, params) for prompt in prompts for _ in range(n)])
     if body.stream:
         if n > 1 or len(prompts) > 1:
             raise ClientError(400, "Streaming takes one prompt and n = 1 here.", param="n" if n > 1 else "prompt")
@@ -236,17 +246,18 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
 
 async def _completion_stream(state, name, model, prompt, params, stops, limit) -> StreamingResponse:
     runner = (await in_thread(lambda: state.models.runner("text-generation", model))).result
-    stream = (await in_thread(lambda: runner.stream(prompt, **params))).result  # refusals before the 200
+    made = await in_thread(lambda: runner.stream(prompt, **params))  # refusals before the 200
+    stream = made.result
     ident, created = _id("cmpl"), int(time.time())
 
-    def chunk(text: str, finish: str | None = None) -> dict:
+    def chunk(text: str, finish: str | None = None, **extra) -> dict:
         return {"id": ident, "object": "text_completion", "created": created, "model": name,
-                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
+                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}], **extra}
 
     async def events():
-        scan, text = StopScan(stops), ""
+        scan, text, notes = StopScan(stops), "", list(made.notes)
         try:
-            async for piece in scan.run(stream_in_thread(lambda: stream)):
+            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
                 text += piece
                 yield _sse(chunk(piece))
         except Exception as error:  # noqa: BLE001
@@ -254,7 +265,7 @@ async def _completion_stream(state, name, model, prompt, params, stops, limit) -
             yield _sse("[DONE]")
             return
         tokens = await anyio.to_thread.run_sync(runner.count_tokens, text)
-        yield _sse(chunk("", _finish(tokens, limit, scan.stopped)))
+        yield _sse(chunk("", _finish(tokens, limit, scan.stopped), **_warnings(notes)))
         yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream")
@@ -451,6 +462,9 @@ async def _images(request: Request, task: str, model: str | None, inputs: dict, 
         return state.models.runner(task, model_id)(inputs, **params)
 
     outcome = await in_thread(run)
+    if model in OPENAI_ALIASES:  # never silently: say which local model answered an OpenAI name
+        outcome.notes.insert(0, f"{model} is answered by this server's {task} model, "
+                                f"{outcome.result['parameters'].get('model', spec.default_model)}.")
     data = [{"b64_json": base64.b64encode(png_bytes(image)).decode(), "revised_prompt": None}
             for image in outcome.result["images"]]
     return JSONResponse({"created": int(time.time()), "data": data}, headers=notes_header(outcome.notes))
@@ -464,6 +478,9 @@ async def image_generations(request: Request, body: ImageRequest) -> Response:
     return await _images(request, "text-to-image", body.model, {"prompt": body.prompt}, params, body.response_format)
 
 
+EDIT_FIELDS = {"image", "prompt", "mask", "model", "n", "size", "response_format", "strength", "seed", "user"}
+
+
 async def image_edits(
     request: Request,
     image: UploadFile = File(...),  # noqa: B008 - FastAPI's way
@@ -473,12 +490,22 @@ async def image_edits(
     n: int = Form(1, ge=1, le=10),
     size: str | None = Form(None),
     response_format: str | None = Form("b64_json"),
+    strength: float | None = Form(None, description="how much to change the picture (0 excluded to 1)"),
+    seed: int | None = Form(None, ge=0),
 ) -> Response:
+    form = await request.form()  # fields not declared here are refused by name, as /generations does
+    for name in form:
+        if name not in EDIT_FIELDS and form.get(name) not in (None, ""):
+            raise ClientError(400, f"{name} is not supported by this server.", param=name, hint="Leave it out.",
+                              code="unsupported_parameter")
     inputs: dict[str, Any] = {"image": await image.read(), "prompt": prompt}
     task = "image-to-image"
     if mask is not None:
         inputs["mask"], task = await mask.read(), "inpainting"
     params = {"num_images": n, **_size(size)}
+    for name, value in (("strength", strength), ("seed", seed)):
+        if value is not None:
+            params[name] = get_task(task).spec.param(name).coerce(value)  # NaN and out-of-range: modeldeck's 400
     state = request.app.state.modeldeck
     if not state.config.serves(task) or task not in registry():
         raise ClientError(400, f"This server does not run {task}.", param="mask" if mask is not None else "image")

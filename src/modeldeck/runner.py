@@ -127,7 +127,8 @@ class Runner:
             return getattr(state, name)()
 
     def count_tokens(self, value: Any, special: bool = False) -> int:
-        """Tokens of a text (or of a conversation, as the model reads it); 0 when the model has no tokenizer.
+        """Tokens of a text, a list of texts (summed), or a conversation as the model reads it (chat); 0 when
+        the model has no tokenizer.
         A count is informative: it never fails a call."""
         try:
             with self._pool.lease(self) as state, state.lock:

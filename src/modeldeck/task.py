@@ -48,6 +48,15 @@ def _audio_decoder():
 DECODERS = {"image": _image_decoder, "audio": _audio_decoder}
 
 
+def count_with(tokenizer: Any, value: Any, special: bool) -> int:
+    """Tokens of a text, or the sum over a list of texts, for ``tokenizer`` (0 without one)."""
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    texts = [t for t in texts if isinstance(t, str) and t]
+    if not callable(tokenizer) or not texts:
+        return 0
+    return sum(len(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"])
+
+
 def failure(task_name: str, model_id: str, error: Exception) -> ModeldeckError:
     """A modeldeck error for a library error that escaped a task's own checks."""
     text = str(error).splitlines()[0][:300] if str(error) else ""
@@ -112,6 +121,9 @@ class Task:
         self.options = options
         self.lock = threading.RLock()
         self.load()
+        import torch  # (imported by now; looked up once here, not in each call's steps)
+
+        self._inference = torch.inference_mode
         self.engine = Engine(
             self.forward,
             name=f"{self.spec.name}:{self.model_id}",
@@ -146,9 +158,7 @@ class Task:
     def advance(self, plan: Plan, outputs: list | None) -> Step:
         """The plan's next step (StopIteration carries the result): the caller's side of a call, one
         caller at a time per model, in inference mode."""
-        import torch
-
-        with self.lock, torch.inference_mode():
+        with self.lock, self._inference():
             return plan.send(outputs)
 
     def request(self, item: Any, params: dict[str, Any], owner: Any = None) -> Request:
@@ -182,11 +192,8 @@ class Task:
         return True
 
     def count_tokens(self, value: Any, special: bool = False) -> int:
-        """Tokens of a text for this model's tokenizer (0 without one); tasks with other inputs override."""
-        tokenizer = getattr(self, "tokenizer", None)
-        if tokenizer is None or not isinstance(value, str) or not value:
-            return 0
-        return len(tokenizer(value, add_special_tokens=special)["input_ids"])
+        """Tokens of a text (or the sum over a list of texts) for this model's tokenizer (0 without one)."""
+        return count_with(getattr(self, "tokenizer", None), value, special)
 
     @classmethod
     def streams(cls) -> bool:

@@ -68,11 +68,14 @@ class RemoteRunner:
         self.admission = models.admission(plan)
 
     def count_tokens(self, value: Any, special: bool = False) -> int:
-        """Tokens of a text, counted here from the model's tokenizer.json (0 when the ingress has none)."""
+        """Tokens of a text (or the sum over texts), counted here from the model's tokenizer.json (0 when the
+        ingress has none)."""
         tokens = self.models.tokens(self.plan)
-        if tokens is None or not isinstance(value, str) or not value:
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        texts = [t for t in texts if isinstance(t, str) and t]
+        if tokens is None:
             return 0
-        return len(tokens(value, add_special_tokens=special)["input_ids"])
+        return sum(len(tokens(t, add_special_tokens=special)["input_ids"]) for t in texts)
 
     def info(self, name: str) -> Any:
         return self.__call__(None, _info=name)

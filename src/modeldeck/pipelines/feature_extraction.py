@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..spec import Input, Param, TaskSpec
-from ..task import Task
+from ..task import Task, count_with
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -39,10 +39,7 @@ class SentenceEmbedding(Task):
         return pieces
 
     def count_tokens(self, value, special=False) -> int:
-        tokenizer = getattr(self.model, "tokenizer", None)
-        if not callable(tokenizer) or not isinstance(value, str) or not value:
-            return 0
-        return len(tokenizer(value, add_special_tokens=special)["input_ids"])
+        return count_with(getattr(self.model, "tokenizer", None), value, special)
 
     def cost(self, item) -> int:
         from ..backends.sentence_transformers import token_count

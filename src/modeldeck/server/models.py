@@ -43,6 +43,7 @@ class Models:
         self.config = config
         self.local: dict[str, Path] = {}  # preloaded folders, by the name the operator gave
         self._tasks: dict[str, tuple[float, list[str]]] = {}
+        self._runners: dict[tuple[str, str | None], tuple[float, object]] = {}
         self._lock = threading.Lock()
 
     # -- names ------------------------------------------------------------------------------------
@@ -80,12 +81,12 @@ class Models:
 
     def tasks_for(self, model: str) -> list[str]:
         """The served tasks ``model`` runs; ModelNotAvailable (404) when it is not here."""
-        self.check_id(model)
         now = time.monotonic()
         with self._lock:
-            known = self._tasks.get(model)
+            known = self._tasks.get(model)  # only ids that passed check_id are remembered
         if known is not None and now - known[0] < CACHE_SECONDS:
             return known[1]
+        self.check_id(model)
         from ..catalog import tasks_for
 
         folder = self.folder(model)
@@ -118,10 +119,18 @@ class Models:
         refuses at once (ModelBusy: 503 with Retry-After), before anything is sent."""
         import modeldeck
 
+        now = time.monotonic()
+        with self._lock:
+            known = self._runners.get((task, model))
+        if known is not None and now - known[0] < CACHE_SECONDS:  # (the handle stays valid: the pool reloads
+            return known[1]  # an evicted model in place); the disk is looked at again after a while
         name = str(self.local.get(model, model)) if model is not None else None
         if model is not None and model not in self.local:
             self.folder_or_404(model)
-        return modeldeck.load(task, name, max_queue=self.config.queue_size)
+        runner = modeldeck.load(task, name, max_queue=self.config.queue_size)
+        with self._lock:
+            self._runners[(task, model)] = (now, runner)
+        return runner
 
     def folder_or_404(self, model: str) -> Path:
         self.check_id(model)

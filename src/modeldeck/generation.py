@@ -62,18 +62,19 @@ def check_decoding(params: dict[str, Any]) -> None:
     for name, (ok, wanted) in rules.items():
         value = params.get(name)
         if value is not None and not ok(value):
-            raise InvalidInput(f"{name} must be {wanted}, not {value}.")
+            raise InvalidInput(f"{name} must be {wanted}, not {value}.", param=name)
     several = (params.get("num_return_sequences") or 1) > 1
     if several and params.get("do_sample") is False and (params.get("num_beams") or 1) < params["num_return_sequences"]:
         raise InvalidInput(
             "Several sequences need sampling (or at least as many beams): do_sample is off.",
             "Leave do_sample unset (several sequences turn sampling on), or set num_beams >= num_return_sequences.",
+            param="num_return_sequences",
         )
     if params.get("min_length") is not None and params.get("max_length") is not None:
         if params["min_length"] > params["max_length"]:
             raise InvalidInput(
                 f"min_length ({params['min_length']}) is larger than max_length ({params['max_length']}).",
-                "Make min_length at most max_length.",
+                "Make min_length at most max_length.", param="min_length",
             )
 
 
@@ -83,7 +84,7 @@ def check_room(params: dict[str, Any], name: str, room: int, model_id: str) -> N
     if value is not None and value > room:
         raise InvalidInput(
             f"{name} is {value}, but {model_id} writes at most {room} tokens.",
-            f"Use --{name.replace('_', '-')} {room} or less.",
+            f"Use --{name.replace('_', '-')} {room} or less.", param=name,
         )
 
 

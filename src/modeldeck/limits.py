@@ -64,14 +64,15 @@ def number(amount: float) -> str:
     return f"{int(amount):,}"
 
 
-def check(name: str, amount: float, what: str) -> None:
-    """Refuse ``amount`` of ``what`` when it is over the cap ``name``."""
+def check(name: str, amount: float, what: str, param: str | None = None) -> None:
+    """Refuse ``amount`` of ``what`` (about the input or parameter ``param``) when it is over the cap ``name``."""
     cap = value(name)
     if amount > cap:
         limit = LIMITS[name]
         raise InvalidInput(
             f"{what} is {number(amount)}, over the limit of {number(cap)} {limit.what}.",
             f"Ask for less, or raise the limit with {limit.env}={math.ceil(min(max(cap * 4, amount), 1e18))}.",
+            param=param,
         )
 
 

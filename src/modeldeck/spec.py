@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import InvalidInput, UnknownParameter, did_you_mean
+from .errors import InvalidInput, UnknownParameter, about, did_you_mean
 
 InputKind = Literal["text", "image", "audio", "messages"]  # messages: chat turns [{"role", "content"}]
 Stage = Literal["preprocess", "forward", "postprocess"]
@@ -224,7 +224,7 @@ class TaskSpec:
         raise UnknownParameter(
             f"Task {self.name!r} has no parameter {name!r}.",
             did_you_mean(name, [p.name for p in self.params])
-            or f"It takes: {', '.join(p.name for p in self.params) or 'no parameters'}.",
+            or f"It takes: {', '.join(p.name for p in self.params) or 'no parameters'}.", param=name,
         )
 
     def bind(self, inputs: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -238,7 +238,7 @@ class TaskSpec:
                 name = sorted(unknown)[0]
                 raise InvalidInput(
                     f"Task {self.name!r} has no input {name!r}.",
-                    did_you_mean(name, names) or f"Its inputs are: {', '.join(names)}.",
+                    did_you_mean(name, names) or f"Its inputs are: {', '.join(names)}.", param=name,
                 )
             bound.update(inputs)
         elif inputs is not None:
@@ -248,9 +248,10 @@ class TaskSpec:
                 bound[names[0]] = inputs
         for spec in self.inputs:
             if spec.name not in bound and not spec.optional:
-                raise InvalidInput(f"Task {self.name!r} needs the input {spec.name!r} ({spec.help}).")
+                raise InvalidInput(f"Task {self.name!r} needs the input {spec.name!r} ({spec.help}).", param=spec.name)
         params = {p.name: p.default for p in self.params}
         for name, value in kwargs.items():
             param = self.param(name)
-            params[name] = param.default if value is None else param.coerce(value)
+            with about(name):
+                params[name] = param.default if value is None else param.coerce(value)
         return bound, params

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .engine import Engine, Request, params_key
-from .errors import InvalidInput, ModeldeckError, ModelTooLarge, TaskFailed
+from .errors import InvalidInput, ModeldeckError, ModelTooLarge, TaskFailed, about
 from .spec import TaskSpec, check_text
 
 
@@ -209,27 +209,32 @@ class Task:
         run more than once on the same inputs.
         """
         for spec in cls.spec.inputs:
-            if spec.name not in inputs:
-                continue
-            value = inputs[spec.name]
-            if spec.many and (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple))):
-                value = inputs[spec.name] = [value]
-            if spec.many and not value:
-                raise InvalidInput(f"{spec.name!r} is empty: give at least one.")
-            if spec.many:
-                from . import limits
+            with about(spec.name):
+                cls._check_input(spec, inputs, params)
 
-                limits.check("texts", len(value), f"The number of {spec.name!r}")
-            if spec.kind == "text":
-                for text in value if spec.many else [value]:
-                    if not isinstance(text, str):
-                        raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
-                    if not text.strip():
-                        raise InvalidInput(f"{spec.name!r} is empty: give some text.")
-                    check_text(text, spec.name)
-            elif spec.kind in DECODERS:
-                decode = DECODERS[spec.kind]()
-                inputs[spec.name] = [decode(v, params, spec.name) for v in value] if spec.many else decode(value, params, spec.name)
+    @classmethod
+    def _check_input(cls, spec, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        if spec.name not in inputs:
+            return
+        value = inputs[spec.name]
+        if spec.many and (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple))):
+            value = inputs[spec.name] = [value]
+        if spec.many and not value:
+            raise InvalidInput(f"{spec.name!r} is empty: give at least one.")
+        if spec.many:
+            from . import limits
+
+            limits.check("texts", len(value), f"The number of {spec.name!r}")
+        if spec.kind == "text":
+            for text in value if spec.many else [value]:
+                if not isinstance(text, str):
+                    raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
+                if not text.strip():
+                    raise InvalidInput(f"{spec.name!r} is empty: give some text.")
+                check_text(text, spec.name)
+        elif spec.kind in DECODERS:
+            decode = DECODERS[spec.kind]()
+            inputs[spec.name] = [decode(v, params, spec.name) for v in value] if spec.many else decode(value, params, spec.name)
 
     def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
         """Checks that need the loaded model (e.g. its mask token); tasks override."""

@@ -32,6 +32,8 @@ def rebuilt(data: dict[str, Any]) -> Exception:
     try:
         kind = getattr(importlib.import_module(data["module"]), data["name"])
         error = kind(data["message"], data["hint"]) if data["hint"] is not None else kind(data["message"])
+        if hasattr(error, "param"):
+            error.param = data.get("param")
     except Exception:  # noqa: BLE001 - an unknown class: still the replica's words
         from ..errors import TaskFailed
 

@@ -36,7 +36,8 @@ def as_data(error: BaseException) -> dict[str, Any] | None:
         return {"client": dataclasses.asdict(error)}
     if isinstance(error, ModeldeckError):
         kind = type(error)
-        return {"module": kind.__module__, "name": kind.__qualname__, "message": error.message, "hint": error.hint}
+        return {"module": kind.__module__, "name": kind.__qualname__, "message": error.message, "hint": error.hint,
+                "param": error.param}
     from ..engine import EngineClosed
 
     if isinstance(error, EngineClosed):

@@ -96,7 +96,7 @@ class DiffusionTask(Task):
                 low = value - value % MULTIPLE
                 raise InvalidInput(
                     f"{name} must be a multiple of {MULTIPLE}, not {value}.",
-                    f"Use {low} or {low + MULTIPLE}." if low else f"Use {MULTIPLE}.",
+                    f"Use {low} or {low + MULTIPLE}." if low else f"Use {MULTIPLE}.", param=name,
                 )
 
     def validate(self, inputs, params) -> None:
@@ -104,7 +104,8 @@ class DiffusionTask(Task):
         for name in ("width", "height"):
             value = params.get(name)
             if value is not None and value % self.scale:
-                raise InvalidInput(f"{name} must be a multiple of {self.scale} for {self.model_id}, not {value}.")
+                raise InvalidInput(f"{name} must be a multiple of {self.scale} for {self.model_id}, not {value}.",
+                                   param=name)
 
     # -- steps -------------------------------------------------------------------------------------
 

@@ -136,6 +136,7 @@ class Chat(Streaming, Task):
             raise InvalidInput(
                 f"max_new_tokens is {reply_room}, but {self.model_id} reads at most {self.window} tokens in all.",
                 f"Use --max-new-tokens {self.window // 2} or less, leaving room for the conversation.",
+                param="max_new_tokens",
             )
         ids, dropped = self.fit(turns, self.window - reply_room)
         if dropped:

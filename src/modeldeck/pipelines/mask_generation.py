@@ -48,7 +48,7 @@ def _numbers(value: Any, name: str) -> list[float]:
         try:
             numbers.append(float(item))
         except (TypeError, ValueError):
-            raise InvalidInput(f"{name} must be numbers (pixel coordinates); {item!r} is not one.") from None
+            raise InvalidInput(f"{name} must be numbers (pixel coordinates); {item!r} is not one.", param=name) from None
     return numbers
 
 
@@ -111,38 +111,37 @@ class MaskGeneration(VisionTask):
             if given not in (None, [], ()) and not _numbers(given, name):  # [''] is no prompt, not "segment everything"
                 raise InvalidInput(f"{name} is empty: {given!r} holds no coordinates.",
                                    f"Give pixel coordinates (e.g. --{name} {example}), or leave {name} out to segment "
-                                   "everything.")
+                                   "everything.", param='points')
         coords = _numbers(params["points"], "points")
         if len(coords) % 2:
-            raise InvalidInput(f"points must come in x,y pairs; got {len(coords)} numbers.", "Example: --points 450,300")
+            raise InvalidInput(f"points must come in x,y pairs; got {len(coords)} numbers.", "Example: --points 450,300",
+                               param="points")
         points = [coords[i : i + 2] for i in range(0, len(coords), 2)]
         labels = self._labels(params["point_labels"], len(points))
         flat = _numbers(params["boxes"], "boxes")
         if len(flat) % 4:
             raise InvalidInput(
-                f"boxes must come as xmin,ymin,xmax,ymax; got {len(flat)} numbers.", "Example: --boxes 75,275,1725,850"
+                f"boxes must come as xmin,ymin,xmax,ymax; got {len(flat)} numbers.", "Example: --boxes 75,275,1725,850",
+                param="boxes",
             )
         boxes = [flat[i : i + 4] for i in range(0, len(flat), 4)]
         if points and len(boxes) > 1:
             raise InvalidInput(
                 "Points go with at most one box (they describe the same object).",
-                "Give several boxes alone, or points with one box.",
-            )
+                "Give several boxes alone, or points with one box.", param='boxes')
         super().validate(inputs, params)
         width, height = inputs["image"].size
         for x, y in points:
             if not (0 <= x < width and 0 <= y < height):
                 raise InvalidInput(
                     f"The point ({x:g}, {y:g}) is outside the {width}x{height} image.",
-                    f"Points are x,y in pixels: x from 0 to {width - 1}, y from 0 to {height - 1}.",
-                )
+                    f"Points are x,y in pixels: x from 0 to {width - 1}, y from 0 to {height - 1}.", param='points')
         for xmin, ymin, xmax, ymax in boxes:
             if not (0 <= xmin < xmax <= width and 0 <= ymin < ymax <= height):
                 raise InvalidInput(
                     f"The box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) is not inside the {width}x{height} image "
                     "with xmin < xmax and ymin < ymax.",
-                    "Boxes are xmin,ymin,xmax,ymax in pixels.",
-                )
+                    "Boxes are xmin,ymin,xmax,ymax in pixels.", param='boxes')
         params["points"], params["point_labels"], params["boxes"] = points, labels, boxes
 
     @staticmethod
@@ -159,11 +158,11 @@ class MaskGeneration(VisionTask):
             elif key in BACKGROUND:
                 labels.append(0)
             else:
-                raise InvalidInput(f"point label {word!r} is neither foreground (1) nor background (0).")
+                raise InvalidInput(f"point label {word!r} is neither foreground (1) nor background (0).", param='point_labels')
         if not count:
-            raise InvalidInput("point_labels were given without points.", "Give the points with --points x,y.")
+            raise InvalidInput("point_labels were given without points.", "Give the points with --points x,y.", param='point_labels')
         if len(labels) != count:
-            raise InvalidInput(f"{len(labels)} point labels for {count} points: give one label per point.")
+            raise InvalidInput(f"{len(labels)} point labels for {count} points: give one label per point.", param='point_labels')
         return labels
 
     # -- running ---------------------------------------------------------------------------------

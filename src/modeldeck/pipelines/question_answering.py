@@ -10,7 +10,7 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, about
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Parts, Task
 
@@ -66,26 +66,27 @@ class QuestionAnswering(Task):
         for name in ("question", "context"):
             value = inputs.get(name)
             if not isinstance(value, str):
-                raise InvalidInput(f"{name!r} must be text, not {type(value).__name__}.")
-            check_text(value, name)
+                raise InvalidInput(f"{name!r} must be text, not {type(value).__name__}.", param=name)
+            with about(name):
+                check_text(value, name)
         if not inputs["context"].strip():
-            raise InvalidInput("The context is empty: give the text the answer should come from.")
+            raise InvalidInput("The context is empty: give the text the answer should come from.", param="context")
         if not inputs["question"].strip():
-            raise InvalidInput("The question is empty: ask something about the context.")
+            raise InvalidInput("The question is empty: ask something about the context.", param="question")
 
     def validate(self, inputs, params) -> None:
         for name in ("top_k", "max_answer_len", "max_seq_len", "max_question_len"):
             if params[name] < 1:
-                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
+                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.", param=name)
         if params["max_seq_len"] > self.window:
             raise InvalidInput(
                 f"max_seq_len is {params['max_seq_len']}, but {self.model_id} reads at most {self.window} tokens.",
-                f"Use --max-seq-len {self.window} or less.",
+                f"Use --max-seq-len {self.window} or less.", param="max_seq_len",
             )
         if not 0 <= params["doc_stride"] < params["max_seq_len"]:
             raise InvalidInput(
                 f"doc_stride ({params['doc_stride']}) must be 0 or more and less than max_seq_len ({params['max_seq_len']}).",
-                "The default, 128 with max_seq_len 384, suits most models.",
+                "The default, 128 with max_seq_len 384, suits most models.", param="doc_stride",
             )
 
     def preprocess(self, inputs, max_seq_len=384, doc_stride=128, max_question_len=64, **_) -> Parts:
@@ -98,7 +99,7 @@ class QuestionAnswering(Task):
         if question_tokens > max_question_len:
             raise InvalidInput(
                 f"The question is {question_tokens} tokens; at most {max_question_len} are allowed.",
-                "Ask a shorter question, or raise --max-question-len.",
+                "Ask a shorter question, or raise --max-question-len.", param="question",
             )
         room = max_seq_len - question_tokens - tokenizer.num_special_tokens_to_add(pair=True)
         if room < 1:

@@ -90,6 +90,7 @@ class Translation(Seq2SeqTask):
         return InvalidInput(
             f"Unknown {which} {code!r} for {self.model_id}.",
             f"{hint} 'modeldeck run translation --list-languages -m {self.model_id}' lists the {len(valid)} codes.".strip(),
+            param="src_lang" if which.startswith("source") else "tgt_lang",
         )
 
     def validate(self, inputs, params) -> None:
@@ -105,7 +106,7 @@ class Translation(Seq2SeqTask):
                 raise InvalidInput(
                     f"Say which language to translate into: {self.model_id} takes codes like "
                     f"{', '.join(c for c in ('fra_Latn', 'deu_Latn', 'spa_Latn', 'fr_XX', 'fr') if c in self.code_tokens) or codes[0]}.",
-                    "Give tgt_lang (CLI: --tgt-lang); --list-languages shows every code.",
+                    "Give tgt_lang (CLI: --tgt-lang); --list-languages shows every code.", param="tgt_lang",
                 )
             if tgt not in self.code_tokens:
                 raise self._unknown("target language", tgt, codes)
@@ -115,12 +116,14 @@ class Translation(Seq2SeqTask):
             raise InvalidInput(
                 f"{self.model_id} translates from {source!r}, not {src!r}.",
                 f"Leave src_lang out, or pick a model for {src} (e.g. Helsinki-NLP/opus-mt-{src}-{target or 'en'}).",
+                param="src_lang",
             )
         if self.marian_targets:
             if tgt is None:
                 raise InvalidInput(
                     f"{self.model_id} translates into several languages: say which with tgt_lang.",
                     f"One of: {', '.join(self.marian_targets[:12])}{'...' if len(self.marian_targets) > 12 else ''}.",
+                    param="tgt_lang",
                 )
             if tgt not in self.marian_targets:
                 raise self._unknown("target language", tgt, self.marian_targets)
@@ -128,6 +131,7 @@ class Translation(Seq2SeqTask):
             raise InvalidInput(
                 f"{self.model_id} translates into {target!r}, not {tgt!r}.",
                 f"Leave tgt_lang out, or pick a model for it (e.g. Helsinki-NLP/opus-mt-{source or 'en'}-{tgt}).",
+                param="tgt_lang",
             )
 
     def plan(self, inputs, params, emit=None):

@@ -60,12 +60,11 @@ class ZeroShotAudioClassification(Task):
         if not labels:
             raise InvalidInput(
                 "zero-shot-audio-classification needs candidate labels to choose from.",
-                "Pass candidate_labels=['speech', 'music'] (CLI: --candidate-labels speech,music).",
-            )
+                "Pass candidate_labels=['speech', 'music'] (CLI: --candidate-labels speech,music).", param='candidate_labels')
         cleaned = []
         for label in labels:
             if not isinstance(label, str) or not label.strip():
-                raise InvalidInput(f"Every candidate label must be non-empty text; got {label!r}.")
+                raise InvalidInput(f"Every candidate label must be non-empty text; got {label!r}.", param='candidate_labels')
             if label.strip() not in cleaned:
                 cleaned.append(label.strip())
         params["candidate_labels"] = cleaned
@@ -73,8 +72,7 @@ class ZeroShotAudioClassification(Task):
         if not isinstance(template, str) or "{}" not in template:
             raise InvalidInput(
                 f"hypothesis_template must contain '{{}}' where the label goes; got {template!r}.",
-                "For example: 'This is a sound of {}.'",
-            )
+                "For example: 'This is a sound of {}.'", param='hypothesis_template')
 
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="This is a sound of {}.", **_) -> Parts:
         """The clip's 10 s windows and the label sentences, each a part of its own."""

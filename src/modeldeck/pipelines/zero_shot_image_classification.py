@@ -45,15 +45,13 @@ class ZeroShotImageClassification(VisionTask):
         if not labels:
             raise InvalidInput(
                 "No candidate labels: zero-shot classification needs the labels to choose from.",
-                "Give some, e.g. candidate_labels=['cat', 'dog'] (CLI: --candidate-labels cat,dog).",
-            )
+                "Give some, e.g. candidate_labels=['cat', 'dog'] (CLI: --candidate-labels cat,dog).", param='candidate_labels')
         params["candidate_labels"] = labels
         template = params["hypothesis_template"] or ""
         if template.count("{}") != 1:
             raise InvalidInput(
                 f"hypothesis_template {template!r} must contain {{}} once, where the label goes.",
-                "For example: 'a photo of {}.'",
-            )
+                "For example: 'a photo of {}.'", param='hypothesis_template')
         super().validate(inputs, params)
 
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="a photo of {}.", **_):

@@ -78,6 +78,7 @@ def marian_en_fr(folder: Path) -> Path:
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from tests.fixtures.models_generative import opus_mt_en_fr
 
+    folder.mkdir(parents=True, exist_ok=True)
     opus_mt_en_fr(folder)  # the tiny fixture: tokenizer files and generation config
     vocab = _json.loads((folder / "vocab.json").read_text())
     pad = vocab["<pad>"]

@@ -6,9 +6,9 @@ queued requests that can share its forward pass (same forward parameters and
 batch key, within the task's batch limit and token budget), taking them round
 robin across calls, so a call split into many sub-items (QA windows, text
 chunks, audio windows) shares each pass with short calls instead of holding the
-queue. It waits at most ``batch_wait`` seconds for callers still preparing
-theirs, then runs one forward pass for all of them. Each caller gets exactly
-its own output.
+queue. It waits at most ``batch_wait`` seconds (for a slow model, a tenth of
+its last pass, up to 50 ms) for callers still preparing theirs, then runs one
+forward pass for all of them. Each caller gets exactly its own output.
 
 A request's model step runs in a copy of its caller's context, so progress
 reaches the caller from the worker. Notices raised during a pass belong to
@@ -35,6 +35,7 @@ from .errors import InvalidInput, ModeldeckError
 
 DEFAULT_BATCH_WAIT_MS = 5.0
 DEFAULT_BATCH_TOKENS = 16384
+MAX_SLOW_WAIT = 0.05  # seconds: the longest a slow model's batch waits for callers known to be coming
 IDLE_CHECK = 10.0  # seconds between an idle worker's checks that its model still exists
 
 
@@ -110,6 +111,7 @@ class Engine:
         self._pending: deque[Request] = deque()
         self._arriving = 0  # callers preparing items they are about to submit
         self._recent = 1  # the last batch's size: how many callers are likely to come back for more
+        self._last_pass = 0.0  # seconds the last forward pass took
         self._closed = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._work, name=f"modeldeck-engine[{name}]", daemon=True)
@@ -190,7 +192,7 @@ class Engine:
             batch = [first]
             if first.solo or first.job is not None or self.max_batch_size == 1:
                 return batch
-            deadline = time.monotonic() + self.batch_wait
+            deadline = time.monotonic() + self._wait()
             while True:
                 self._gather(batch)
                 full = len(batch) >= self.max_batch_size
@@ -202,6 +204,13 @@ class Engine:
                     self._recent = len(batch)
                     return batch
                 self._cond.wait(left)
+
+    def _wait(self) -> float:
+        """How long a batch may wait for expected callers: ``batch_wait``, or for a slow model a tenth of its
+        last pass (at most 50 ms), so a pass of seconds is not run half empty for want of a few ms."""
+        if self.batch_wait <= 0:
+            return 0.0
+        return max(self.batch_wait, min(0.1 * self._last_pass, MAX_SLOW_WAIT))
 
     def _gather(self, batch: list[Request]) -> None:
         """Move queued requests that can share ``batch``'s pass into it, within size and token budget:
@@ -266,7 +275,9 @@ class Engine:
             if forward is None:
                 raise EngineClosed(f"{self.name} was unloaded.", "Load it again.")
             # A single request runs in its caller's context (its progress listener); a batch in the first's.
+            started = time.monotonic()
             outputs = batch[0].context.run(_collecting, told, lambda: forward(items, **batch[0].params))
+            self._last_pass = time.monotonic() - started
             if len(outputs) != len(items):
                 raise RuntimeError(f"forward returned {len(outputs)} outputs for {len(items)} items")
         except BaseException as e:  # noqa: BLE001

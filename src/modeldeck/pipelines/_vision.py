@@ -27,6 +27,9 @@ class VisionTask(Task):
 
     output_suffixes = (*sorted(PICTURE_SUFFIXES), ".json", "")
     max_batch_size = 8
+    # Pictures per pass are also bounded by their pixels (cost: thousands of pixels the model sees):
+    # big pictures (DETR's 800x1066) gain nothing from company on a CPU and need the memory alone.
+    max_batch_tokens = 1600
     # Models that scale a picture to fit a square lose a side thinner than a pixel at extreme shapes.
     max_aspect: float | None = None
 
@@ -52,6 +55,11 @@ class VisionTask(Task):
         """Pictures share a pass when the processor made tensors of one shape for them (no padding, so
         each comes out as it would alone)."""
         return tensor_shapes(item[0])
+
+    def cost(self, item) -> int:
+        encoded = item[0] if isinstance(item, tuple) else item
+        pixels = encoded.get("pixel_values") if hasattr(encoded, "get") else None
+        return max(1, int(pixels.shape[-1] * pixels.shape[-2]) // 1000) if pixels is not None else 1
 
     def forward(self, batch, **_):
         outputs = self.model(**self.on_device(stack([encoded for encoded, _ in batch])))

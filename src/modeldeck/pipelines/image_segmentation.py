@@ -16,6 +16,7 @@ from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
 SUBTASKS = ("panoptic", "instance", "semantic")  # tried in this order when none is asked (as transformers)
+SCALED_LOGITS = 2**25  # label maps at the picture's size held at once (floats: ~128 MB)
 
 
 class ImageSegmentation(VisionTask):
@@ -151,7 +152,7 @@ def semantic_masks(logits, size: tuple[int, int], labels: dict) -> list[dict]:
     from .mask_generation import to_picture
 
     classes = logits.shape[0]
-    chunk = max(1, min(classes, 2**25 // max(1, size[0] * size[1])))  # at most ~128 MB of scaled logits
+    chunk = max(1, min(classes, SCALED_LOGITS // max(1, size[0] * size[1])))
     best = label = total = None
     for start in range(0, classes, chunk):
         scaled = F.interpolate(logits[None, start : start + chunk], size=size, mode="bilinear", align_corners=False)[0]

@@ -32,7 +32,11 @@ class AudioClassification(Task):
 
         from ..backends.transformers import load_model, load_processor
 
-        self.extractor = load_processor(AutoFeatureExtractor, self.model_path)
+        import warnings
+
+        with warnings.catch_warnings():  # AST's own 128 mel bins over 257 frequency bins leave one empty: a
+            warnings.filterwarnings("ignore", message="At least one mel filter")  # fact of the model, not news
+            self.extractor = load_processor(AutoFeatureExtractor, self.model_path)
         self.model = load_model(AutoModelForAudioClassification, self.model_path, self.device)
 
     def window(self) -> tuple[int, int]:

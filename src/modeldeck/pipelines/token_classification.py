@@ -55,6 +55,11 @@ class TokenClassification(Task):
         self.window = model_window(self.model, self.tokenizer, default=512)
 
     def validate(self, inputs, params) -> None:
+        ignored = params["ignore_labels"]
+        if ignored is not None and not all(isinstance(label, str) for label in ignored):
+            wrong = next(label for label in ignored if not isinstance(label, str))
+            raise InvalidInput(f"ignore_labels must be label names (text), not {type(wrong).__name__}: {wrong!r:.40}.",
+                               f"The model's labels: {', '.join(map(str, self.model.config.id2label.values()))}.")
         room = self.window - self.tokenizer.num_special_tokens_to_add()
         if params["stride"] >= room:
             raise InvalidInput(

@@ -58,7 +58,11 @@ class ZeroShotClassification(Task):
     def validate(self, inputs, params) -> None:
         labels = params["candidate_labels"] or []
         labels = [part.strip() for part in labels.split(",")] if isinstance(labels, str) else labels
-        labels = [label.strip() for label in labels if isinstance(label, str) and label.strip()]
+        wrong = next((label for label in labels if not isinstance(label, str)), None)
+        if wrong is not None:
+            raise InvalidInput(f"Every candidate label must be text, not {type(wrong).__name__}: {wrong!r:.40}.",
+                               "Give the labels as text, e.g. candidate_labels=['urgent', 'not urgent'].")
+        labels = list(dict.fromkeys(label.strip() for label in labels if label.strip()))  # each label once
         if not labels:
             raise InvalidInput(
                 "No candidate labels: zero-shot classification needs the labels to choose from.",

@@ -22,8 +22,7 @@ class TokenClassification(Task):
         default_model="dslim/bert-base-NER",
         inputs=(Input("text", "text", help="the text to tag"),),
         output="entities",
-        output_help='entities with labels, scores and character offsets into the text ({"entity_group", "score", '
-                    '"word", "start", "end"}; with --aggregation-strategy none, one per token with "entity", "index")',
+        output_help='entities with labels, scores and character offsets: {"entity_group", "score", "word", "start", "end"}',
         params=(
             Param("aggregation_strategy", str, "simple",
                   "how tokens join into entities: none (each token alone), simple (adjacent tokens of one entity), "

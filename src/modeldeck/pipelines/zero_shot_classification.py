@@ -45,8 +45,8 @@ class ZeroShotClassification(Task):
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
         self.window = model_window(self.model, self.tokenizer, default=512)
-        labels = {str(name).lower(): i for name, i in self.model.config.label2id.items()}
-        self.entailment = next((i for name, i in labels.items() if name.startswith("entail")), None)
+        labels = self.model.config.label2id
+        self.entailment = next((i for name, i in labels.items() if str(name).lower().startswith("entail")), None)
         if self.entailment is None:
             raise WrongModelType(
                 f"{self.model_id} is not an NLI model: its labels ({', '.join(map(str, labels)) or 'none'}) have no "

@@ -28,6 +28,7 @@ GOOD_PARAMS = {  # what a task needs beside its inputs to run at all
     "translation": {"tgt_lang": "fra_Latn"},
     "zero-shot-image-classification": {"candidate_labels": ["cat", "dog"]},
     "zero-shot-audio-classification": {"candidate_labels": ["speech", "music"]},
+    "zero-shot-classification": {"candidate_labels": ["urgent", "phone"]},
     "text-to-image": {"steps": 1, "width": 64, "height": 64},
     "image-to-image": {"steps": 2},
     "inpainting": {"steps": 1},

@@ -51,6 +51,11 @@ CASES = {
                            {"max_seq_len": 128, "doc_stride": 32}),
     "translation": (lambda i: words(length(i), i), {"tgt_lang": "fra_Latn", "max_new_tokens": 6}),
     "chat": (conversation, {"max_new_tokens": 6}),
+    # windows of a long text, and (text, hypothesis) and (query, document) pairs: parts batched across calls
+    "token-classification": (lambda i: words(length(i), i), {"stride": 16}),
+    "zero-shot-classification": (lambda i: words(length(i), i), {"candidate_labels": ["river", "city", "music"]}),
+    "text-ranking": (lambda i: {"query": "Where is the garden?", "documents": [words(length(i), i), words(9, i + 1)]},
+                     {}),
 }
 
 
@@ -271,6 +276,9 @@ BATCHED = {
     "zero-shot-audio-classification": ({"audio": "tests/fixtures/data/jfk.flac"},
                                        {"candidate_labels": ["speech", "music"]}),
     "image-text-matching": ({"text": "two cats", "image": ["tests/fixtures/data/coco-000000039769-cats.png"]}, {}),
+    "image-classification": ({"image": "tests/fixtures/data/coco-000000039769-cats.png"}, {"top_k": 3}),
+    "image-segmentation": ({"image": "tests/fixtures/data/coco-000000039769-cats.png"}, {}),
+    "audio-classification": ({"audio": "tests/fixtures/data/jfk.flac"}, {}),
     "text-generation": ("Once upon a time", {"max_new_tokens": 8}),
     "summarization": ("The tower is 324 metres tall, about the same height as an 81-storey building.",
                       {"max_length": 12}),

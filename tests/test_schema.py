@@ -112,6 +112,14 @@ RUNS = [
     ("question-answering", {"question": "Where do I live?", "context": "My name is Wolfgang and I live in Berlin."},
      {"top_k": 2}),
     ("object-detection", CATS, {"threshold": 0.0}),
+    ("image-classification", CATS, {}),
+    ("image-segmentation", CATS, {}),
+    ("image-segmentation", CATS, {"model": "facebook/detr-resnet-50-panoptic", "threshold": 0.0}),
+    ("audio-classification", str(DATA / "jfk.flac"), {"top_k": 3}),
+    ("token-classification", "My name is Wolfgang and I live in Berlin.", {}),
+    ("token-classification", "My name is Wolfgang and I live in Berlin.", {"aggregation_strategy": "none"}),
+    ("zero-shot-classification", "My phone is broken.", {"candidate_labels": ["urgent", "phone"]}),
+    ("text-ranking", {"query": "Where?", "documents": ["Berlin.", "Paris."]}, {}),
 ]
 
 

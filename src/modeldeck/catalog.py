@@ -52,6 +52,14 @@ SUFFIXES = {
     "ForCTC": ("automatic-speech-recognition",),
     "ForObjectDetection": ("object-detection",),
     "ForDepthEstimation": ("depth-estimation",),
+    "ForTokenClassification": ("token-classification",),
+    "ForImageClassification": ("image-classification",),
+    "ForImageClassificationWithTeacher": ("image-classification",),
+    "ForAudioClassification": ("audio-classification",),
+    "ForSemanticSegmentation": ("image-segmentation",),
+    "ForSegmentation": ("image-segmentation",),  # DETR panoptic
+    "ForUniversalSegmentation": ("image-segmentation",),
+    "ForInstanceSegmentation": ("image-segmentation",),
 }
 DIFFUSERS = {
     "StableDiffusionPipeline": ("text-to-image", "image-to-image"),
@@ -83,6 +91,12 @@ def _kinds(folder: Path) -> set[str]:
     found: set[str] = set()
     for arch in architectures(folder):
         found.update(tasks_of_architecture(arch))
+    config = _json(folder / "config.json")
+    labels = config.get("label2id") if isinstance(config.get("label2id"), dict) else {}
+    if any(str(name).lower().startswith("entail") for name in labels):  # an NLI classifier: zero-shot works
+        found.add("zero-shot-classification")
+    if isinstance(config.get("sentence_transformers"), dict) and config.get("num_labels", len(labels)) == 1:
+        found.add("text-ranking")  # a sentence-transformers cross-encoder with one score: a reranker
     if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
         found.update(("feature-extraction", "sentence-similarity"))
     pipeline = _json(folder / "model_index.json").get("_class_name")

@@ -120,6 +120,8 @@ def context_of(kind: str, inputs: dict[str, Any]) -> dict[str, Any]:
             if type(value).__module__.startswith("PIL."):
                 found["picture"] = value
                 break
+    if kind == "entities" and isinstance(inputs.get("text"), str):
+        found["text"] = inputs["text"]
     if kind in ("scores", "vectors"):
         names = next((v for v in inputs.values() if isinstance(v, list)), None)
         if names is not None:
@@ -363,8 +365,28 @@ def masks_picture(result: Any, context: dict):
 def masks_html(result: Any, context: dict) -> str:
     picture = masks_picture(result, context)
     items = result if isinstance(result, list) else result.get("masks", [])
-    rows = [[n + 1, score_text(r["score"]), bar(r["score"])] for n, r in enumerate(items) if isinstance(r, dict) and "score" in r]
+    rows = [[r.get("label", n + 1), score_text(r["score"]), bar(r["score"])] for n, r in enumerate(items)
+            if isinstance(r, dict) and "score" in r]
     return (img_tag(picture) if picture is not None else "") + table(["mask", "score", ""], rows, raw={2})
+
+
+def entities_html(result: Any, context: dict) -> str:
+    """The text with each entity marked and labelled, then the entities as a table."""
+    text, marked, at = context.get("text"), [], 0
+    rows = [[r.get("entity_group", r.get("entity")), r["word"], score_text(r["score"]), r["start"], r["end"]]
+            for r in result]
+    if text:
+        for r in sorted(result, key=lambda r: r["start"]):
+            if r["start"] < at:
+                continue  # overlapping tokens (aggregation "none" of one word) are marked once
+            label = r.get("entity_group", r.get("entity"))
+            marked.append(esc(text[at : r["start"]]))
+            marked.append(f'<mark title="{esc(label)} {score_text(r["score"])}">{esc(text[r["start"] : r["end"]])}'
+                          f"<sub>{esc(label)}</sub></mark>")
+            at = r["end"]
+        marked.append(esc(text[at:]))
+    shown = f'<div style="white-space:pre-wrap">{"".join(marked)}</div>' if text else ""
+    return shown + table(["entity", "word", "score", "start", "end"], rows)
 
 
 def depth_picture(result: Any, context: dict):
@@ -397,6 +419,8 @@ HTML: dict[str, Callable[[Any, dict], str]] = {
     "boxes": boxes_html,
     "masks": masks_html,
     "depth": depth_html,
+    "entities": entities_html,
+    "ranking": scores_html,  # dicts with a "score": a ranked table of their fields
 }
 PICTURES: dict[str, Callable[[Any, dict], Any]] = {
     "image": image_picture,

@@ -41,6 +41,14 @@ TASK_CLASSES: dict[str, tuple[str, ...]] = {
                       "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"),
     "visual-question-answering": ("BlipForQuestionAnswering",),
     "image-text-matching": ("BlipForImageTextRetrieval",),
+    "token-classification": ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES",),
+    "zero-shot-classification": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",),
+    "text-ranking": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",),
+    "image-classification": ("MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",),
+    "image-segmentation": ("MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES", "MODEL_FOR_IMAGE_SEGMENTATION_MAPPING_NAMES",
+                           "MODEL_FOR_UNIVERSAL_SEGMENTATION_MAPPING_NAMES",
+                           "MODEL_FOR_INSTANCE_SEGMENTATION_MAPPING_NAMES"),
+    "audio-classification": ("MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES",),
 }
 # What a model needs to run each task, in words (for the error).
 NEEDS = {
@@ -61,6 +69,12 @@ NEEDS = {
     "image-to-text": "a captioning model",
     "visual-question-answering": "a visual question answering model (BLIP VQA)",
     "image-text-matching": "an image-text matching head (BLIP ITM)",
+    "token-classification": "a token classification head: a model fine-tuned to tag words (NER)",
+    "zero-shot-classification": "a classification head trained on NLI (entailment), like an MNLI model",
+    "text-ranking": "a cross-encoder: a classification head giving one relevance score per (query, text) pair",
+    "image-classification": "an image classification head",
+    "image-segmentation": "a semantic, instance or panoptic segmentation head",
+    "audio-classification": "an audio classification head",
 }
 
 

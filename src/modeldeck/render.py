@@ -50,6 +50,19 @@ def text(result: Any, inputs: dict) -> str:
     return as_json(result, inputs)
 
 
+def entities(result: list[dict], inputs: dict) -> str:
+    if not result:
+        return "No entities found."
+    names = [r.get("entity_group", r.get("entity", "")) for r in result]
+    width = max(len(n) for n in names)
+    return "\n".join(f"{name:<{width}}  {r['score']:.4f}  {r['start']:>5}-{r['end']:<5}  {r['word']}"
+                     for name, r in zip(names, result))
+
+
+def ranking(result: list[dict], inputs: dict) -> str:
+    return "\n".join(f"{r['score']:+.4f}  #{r['index']}  {r['text']}" for r in result)
+
+
 def as_json(result: Any, inputs: dict) -> str:
     return json.dumps(to_jsonable(result), indent=2, ensure_ascii=False)
 
@@ -60,6 +73,8 @@ RENDERERS: dict[str, Callable[[Any, dict], str]] = {
     "vectors": vectors,
     "fill-mask": fill_mask,
     "text": text,
+    "entities": entities,
+    "ranking": ranking,
 }
 
 

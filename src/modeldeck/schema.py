@@ -159,6 +159,16 @@ SCORE = {"type": "number", "minimum": 0, "maximum": 1}
 CANDIDATE = _obj({"sequence": STRING, "score": SCORE, "token": INTEGER, "token_str": STRING})
 ANSWER = _obj({"answer": STRING, "score": NUMBER}, {"start": INTEGER, "end": INTEGER})
 GENERATED = _list(_obj({"generated_text": STRING}))
+OFFSET = {"type": "integer", "minimum": 0}
+# a grouped entity ("entity_group"), or with aggregation "none" a token ("entity", "index")
+ENTITY = {
+    "type": "object",
+    "properties": {"entity_group": STRING, "entity": STRING, "score": SCORE, "word": STRING, "start": OFFSET,
+                   "end": OFFSET, "index": OFFSET},
+    "required": ["score", "word", "start", "end"],
+    "oneOf": [{"required": ["entity_group"]}, {"required": ["entity", "index"]}],
+    "additionalProperties": False,
+}
 
 # The JSON shape of each output kind (spec.OutputKind), as to_jsonable turns results into JSON.
 KIND_OUTPUTS: dict[str, dict[str, Any]] = {
@@ -180,10 +190,12 @@ KIND_OUTPUTS: dict[str, dict[str, Any]] = {
         "score": SCORE,
         "box": _obj({k: {"type": "integer", "minimum": 0} for k in ("xmin", "ymin", "xmax", "ymax")}),
     })),
-    "masks": _list(_obj({"mask": PNG, "score": NUMBER}, {"prompt": {"type": "integer", "minimum": 0}})),
+    "masks": _list(_obj({"mask": PNG, "score": NUMBER}, {"prompt": {"type": "integer", "minimum": 0}, "label": STRING})),
     # the 8-bit picture maps min to 0 and max to 255; the float map stays out of JSON
     "depth": _obj({"depth": PNG, "min": NUMBER, "max": NUMBER}),
     "message": _obj({"role": {"const": "assistant"}, "content": STRING}),
+    "entities": _list(ENTITY),
+    "ranking": _list(_obj({"index": OFFSET, "score": NUMBER, "text": STRING})),
 }
 
 # Tasks whose results are narrower than (or differ from) their kind's general shape. A spec can

@@ -24,9 +24,11 @@ OutputKind = Literal[
     "transcript",  # {"text", "chunks"}
     "image",  # PIL image(s)
     "boxes",  # [{"label", "score", "box"}]
-    "masks",  # [{"mask", "score"}]
+    "masks",  # [{"mask", "score"}] (segmentation adds "label")
     "depth",  # {"depth", "predicted_depth"}
     "message",  # {"role": "assistant", "content"}
+    "entities",  # [{"entity_group" (or "entity"), "score", "word", "start", "end"}], in text order
+    "ranking",  # [{"index", "score", "text"}], best first
 ]
 
 

@@ -22,6 +22,9 @@ TASK_MODULES = (
     "sentence_similarity",
     "text_classification",
     "fill_mask",
+    "token_classification",
+    "zero_shot_classification",
+    "text_ranking",
     # text: generative and span models
     "chat",
     "translation",
@@ -32,8 +35,11 @@ TASK_MODULES = (
     "automatic_speech_recognition",
     "text_to_speech",
     "zero_shot_audio_classification",
+    "audio_classification",
     # vision and vision-language
+    "image_classification",
     "object_detection",
+    "image_segmentation",
     "mask_generation",
     "depth_estimation",
     "zero_shot_image_classification",

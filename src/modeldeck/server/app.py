@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import ModeldeckError
-from . import hf, openai_routes
+from . import hf, openai_routes, rerank
 from .config import ServerConfig
 from .errors import ClientError, as_client_error, hf_body, is_openai_path, openai_body
 from .guard import BodyTooLarge, Guard
@@ -76,7 +76,10 @@ def create_app(config: ServerConfig, models: Models | None = None) -> FastAPI:
     async def invalid(request: Request, error: RequestValidationError):
         problems = error.errors()
         first = problems[0] if problems else {}
-        where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        loc = list(first.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "path", "form"):  # where it was sent, not which field (a field
+            loc = loc[1:]  # may be named "query" too: rerank's)
+        where = [str(p) for p in loc]
         param = ".".join(where) or None
         message = f"{param or 'The request'}: {first.get('msg', 'is not valid')}."
         return error_response(request, ClientError(422, message, param=param, code="invalid_request"))
@@ -105,6 +108,7 @@ def create_app(config: ServerConfig, models: Models | None = None) -> FastAPI:
 
     add_service_routes(app, state)
     openai_routes.add_routes(app, config)
+    rerank.add_routes(app, config)  # /v1/rerank (Cohere, Jina) and /rerank (Text Embeddings Inference)
     hf.add_routes(app, config)  # last: its /models/{model_id} route takes any path under /models
     app.add_middleware(Guard, api_key=config.api_key, max_body=config.max_body_bytes)
     app.add_middleware(Timing, metrics=metrics)

@@ -801,7 +801,8 @@ def annotated_masks(result: Any, picture) -> tuple:
     notes = []
     for n, item in enumerate(masks):
         mask, score = (item.get("mask"), item.get("score")) if isinstance(item, dict) else (item, None)
-        name = f"mask {n + 1}" + (f" {float(score):.2f}" if score is not None else "")
+        label = item.get("label") if isinstance(item, dict) else None  # segmentation names its masks
+        name = (f"{label} ({n + 1})" if label else f"mask {n + 1}") + (f" {float(score):.2f}" if score is not None else "")
         notes.append((mask_array(mask, picture.size), name))
     return picture, notes
 
@@ -824,7 +825,8 @@ def _annotated_view(spec: TaskSpec) -> OutputView:
             annotated = annotated_boxes(best[:MAX_OVERLAYS], base) if base is not None else None
         else:
             items = result if isinstance(result, list) else result.get("masks", [])
-            rows = [[n + 1, round(float(r["score"]), 4)] for n, r in enumerate(items) if isinstance(r, dict) and "score" in r]
+            rows = [[r.get("label", n + 1), round(float(r["score"]), 4)] for n, r in enumerate(items)
+                    if isinstance(r, dict) and "score" in r]
             details = _table(["mask", "score"], rows)
             annotated = annotated_masks(items[:MAX_OVERLAYS], base) if base is not None else None
         if annotated is None:
@@ -833,6 +835,20 @@ def _annotated_view(spec: TaskSpec) -> OutputView:
         return [gr.update(value=annotated, color_map=colours), details]
 
     return OutputView(kind, [picture, table], fill)
+
+
+def _entities_view(spec: TaskSpec) -> OutputView:
+    marked = gr.HighlightedText(label="Entities", combine_adjacent=False, elem_id=_id(spec, "entities"))
+    table = gr.Dataframe(label="Details", interactive=False, wrap=True, elem_id=_id(spec, "table"))
+
+    def fill(result, inputs):
+        names = [r.get("entity_group", r.get("entity")) for r in result]
+        spans = [{"entity": name, "start": r["start"], "end": r["end"]} for name, r in zip(names, result)]
+        rows = [[name, r["word"], round(float(r["score"]), 4), r["start"], r["end"]] for name, r in zip(names, result)]
+        return [{"text": inputs.get("text", ""), "entities": spans},
+                _table(["entity", "word", "score", "start", "end"], rows)]
+
+    return OutputView("entities", [marked, table], fill)
 
 
 def _json_view(spec: TaskSpec) -> OutputView:
@@ -854,4 +870,6 @@ OUTPUTS: dict[str, Callable[[TaskSpec], OutputView]] = {
     "boxes": _annotated_view,
     "masks": _annotated_view,
     "depth": _depth_view,
+    "entities": _entities_view,
+    "ranking": _scores_view,  # dicts with a "score": a table of their fields, best first
 }

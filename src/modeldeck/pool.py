@@ -39,6 +39,7 @@ LOAD_OPTIONS = {
     "batch_wait": "seconds the engine waits for requests to batch with (0: no batching)",
     "runtime": "auto, torch, onnx or ctranslate2 (CPU fast paths; see modeldeck.runtimes)",
     "quantize": "int8 on a fast runtime (or none)",
+    "dtype": "auto, fp32, bf16 (CPUs with native bf16, GPUs) or fp16 (GPUs); see modeldeck.dtypes",
 }
 DEFAULT_LOAD_WAIT = 60.0
 
@@ -63,9 +64,11 @@ def check_options(options: dict[str, Any]) -> None:
     wait = options.get("batch_wait")
     if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 10):
         raise InvalidInput(f"batch_wait must be a number of seconds from 0 to 10, not {wait!r}.")
+    from .dtypes import check_options as check_dtype
     from .runtimes import check_options as check_runtime
 
     check_runtime(options)
+    check_dtype(options)
 
 
 def model_config(model: str) -> dict | None:
@@ -218,7 +221,7 @@ class Pool:
 
     def _fill(self, entry: Entry, task_cls: type, model: str, named: bool, options: dict[str, Any]) -> None:
         """Load (or reload) the entry's runner, making room first; its future gets the runner or the error."""
-        from . import hub
+        from . import dtypes, hub
         from .backends import quiet_libraries
         from .integrity import check as check_integrity
         from .backends.transformers import allowing
@@ -232,14 +235,15 @@ class Pool:
                 resolved = hub.resolve(model) if named else hub.resolve_default(model, task_cls.spec.offline_default)
                 model_id, path = resolved.id, resolved.path
             check_integrity(path, model_id)  # a truncated or missing file: named, with the repair, before loading
-            entry.predicted = predicted_size(path, entry.device, model_id)
+            dtype = dtypes.choose(task_cls.spec.name, entry.device, options)  # fp32, bf16 or fp16; refused here
+            entry.predicted = predicted_size(path, entry.device, model_id, dtype)
             self._make_room(entry, model_id)
             quiet_libraries()
             with allowing(
                 model_id,
                 allow_pickle=options.get("allow_pickle", False),
                 trust_remote_code=options.get("trust_remote_code", False),
-            ):
+            ), dtypes.loading(dtype, dtypes.requested(options)) as loaded:
                 try:
                     if entry.revive is not None:
                         runner.reload()
@@ -249,6 +253,7 @@ class Pool:
                     raise
                 except Exception as e:  # noqa: BLE001 - a library refused the model: say which, and why
                     raise load_failure(task_cls.spec, model_id, e) from e
+            dtypes.settle(runner, loaded)  # runner.precision: the dtype it runs in
             runner.pool, runner.pool_key = self, entry.key
         except BaseException as e:
             with self._cond:

@@ -109,6 +109,10 @@ def choose(task_name: str, model_id: str, model_path: Path, device: str, options
         )
     if runtime == fast or precision == "int8":
         return Choice(fast, precision, build=True)
+    from .dtypes import choose as choose_dtype
+
+    if choose_dtype(task_name, device, options) != "fp32":
+        return Choice("torch")  # bf16 (asked for, or auto's pick on this CPU) runs on torch, faster than fp32 graphs
     # auto: the fast runtime only where its graph is already stored (made by an earlier run or a pull).
     if is_stored(store_path(model_id, model_path, fast, precision)):
         return Choice(fast, precision)

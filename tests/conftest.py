@@ -79,9 +79,12 @@ def no_network():
 @pytest.fixture
 def empty_cache(tmp_path, monkeypatch) -> Path:
     """An empty Hugging Face cache: only packaged models are available."""
+    from modeldeck import pool
+
     cache = tmp_path / "hub"
     cache.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(pool, "default_pool", pool.Pool())  # models loaded from the fixture hub stay there
     return cache
 
 
@@ -118,3 +121,21 @@ def run_module(*args: str, env: dict | None = None, timeout: float = 300, input:
         timeout=timeout,
         input=input,
     )
+
+
+def hold_forward(monkeypatch, task_class):
+    """Make ``task_class``'s forward passes wait until ``release`` is set (``entered`` is set when one
+    starts): a model that is busy for as long as a test needs. Load the model after this (its engine
+    keeps the forward it started with)."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+    original = task_class.forward
+
+    def held(self, batch, **params):
+        entered.set()
+        release.wait(30)
+        return original(self, batch, **params)
+
+    monkeypatch.setattr(task_class, "forward", held)
+    return entered, release

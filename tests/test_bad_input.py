@@ -57,7 +57,8 @@ def bad_values(param) -> list:
     if param.type is bool:
         return ["maybe", [], {"a": 1}]
     if param.type in (int, float):
-        values = [HUGE, -HUGE, math.nan, math.inf, "abc", [1], {"a": 1}, True]
+        # beyond int64 ('1e20' too), and tiny floats that overflow a division (temperature 1e-300)
+        values = [HUGE, -HUGE, 10**20, "1e20", -(10**20), 1e-300, math.nan, math.inf, "abc", [1], {"a": 1}, True]
         if param.min is not None:
             values.append(param.min - 1)
         if param.max is not None:
@@ -66,14 +67,14 @@ def bad_values(param) -> list:
             values.append(limits.value(param.limit) + 1)
         return values
     if param.choices:
-        return ["nonsense", 5]
-    return ["\ud800", [1, 2], {"a": 1}, ""]
+        return ["nonsense", 5, "x" * 100_000]
+    return ["\ud800", [1, 2], {"a": 1}, "", "x" * 100_000]
 
 
 def bad_inputs(kind: str) -> list:
     common = [None, 5, {"a": 1}, ""]
     if kind == "text":
-        return [*common, "   ", "a\ud800b", b"\xff\xfe"]
+        return [*common, "   ", "a\ud800b", b"\xff\xfe", "x" * 2_000_001]
     if kind == "messages":
         return [*common, [], [{"role": "bot", "content": "x"}], [{"role": "user", "content": 5}], "a\ud800b"]
     if kind == "image":
@@ -117,7 +118,91 @@ def test_bad_input_is_a_modeldeck_error(task_name, input_name, param_name, value
         pytest.fail(f"not caught by modeldeck's checks: {e}")
     except ModeldeckError as e:
         assert str(e).strip() and "Traceback" not in str(e)
+        assert len(str(e)) < 2500, "an error is one readable line, never an echo of a huge value"
+        assert "e+06" not in str(e) and "<class" not in str(e), str(e)
     # any other exception fails the test, naming its class
     assert time.monotonic() - started < 60, "a bad input took over a minute"
     grown = PROCESS.memory_info().rss - BASELINE[0]
     assert grown < 6e9, f"memory grew {grown / 1e9:.1f} GB over the bad-input cases"
+
+
+# -- the named cases of issue 20: each a test, on the surfaces it was found on -----------------------------------
+
+from modeldeck.errors import InvalidInput, InvalidModelId, Notice  # noqa: E402
+
+
+def test_temperature_1e_300_is_refused_in_modeldecks_words(cli):
+    with pytest.raises(InvalidInput, match="temperature must be between 0.01 and 100, not 1e-300"):
+        modeldeck.run("text-generation", "Hello", temperature=1e-300, max_new_tokens=2)
+    result = cli("run", "text-generation", "Hello", "--temperature", "1e-300", "--max-new-tokens", "2")
+    assert result.code == 1 and "temperature must be between 0.01 and 100" in result.err
+    assert "probability tensor" not in result.err
+
+
+LONG_ID = "a" * 300
+
+
+@pytest.mark.parametrize("args", [("run", "fill-mask", "a [MASK]", "-m", LONG_ID), ("estimate", LONG_ID),
+                                  ("pull", LONG_ID), ("rm", LONG_ID, "-y")], ids=["run", "estimate", "pull", "rm"])
+def test_a_300_character_model_id_is_refused_as_an_id(cli, args):
+    result = cli(*args)
+    assert result.code == 1 and "is not a valid model id: a name of 300 characters (the hub allows 96)" in result.err
+    assert "File name too long" not in result.err and len(result.err) < 600, result.err
+    with pytest.raises(InvalidModelId):
+        modeldeck.run("fill-mask", "a [MASK]", LONG_ID)
+    with pytest.raises(ModeldeckError, match=r"No model folder at /a+\.\.\. \(301 characters\)"):
+        modeldeck.run("fill-mask", "a [MASK]", "/" + LONG_ID)
+
+
+def test_integers_beyond_int64_are_out_of_range():
+    qa = {"question": "Who?", "context": "I am Bob."}
+    for value in ("1e20", 10**20, -(10**19)):
+        with pytest.raises(InvalidInput, match="max_answer_len is out of range"):
+            modeldeck.run("question-answering", qa, max_answer_len=value)
+    assert modeldeck.run("question-answering", qa, max_answer_len=10**18)["answer"] is not None  # in range: runs
+
+
+def test_an_unwritable_output_is_refused_before_the_model_runs(cli, monkeypatch):
+    loaded = []
+    monkeypatch.setattr(modeldeck, "load", lambda *a, **k: loaded.append(a) or (_ for _ in ()).throw(AssertionError))
+    result = cli("run", "fill-mask", "Paris is the [MASK].", "-o", "/proc/x.json")
+    assert result.code == 1 and "Cannot write to '/proc/x.json'" in result.err and not loaded
+    assert "FileNotFoundError" not in result.err
+
+
+def test_top_k_over_what_there_is_is_cut_with_a_note():
+    with pytest.warns(Notice, match="top_k is 1,000,000, but there are only 2 labels"):
+        assert len(modeldeck.run("text-classification", "great", top_k=10**6)) == 2
+    with pytest.warns(Notice, match="only 30,522 tokens in the vocabulary|only [0-9,]+ tokens in the vocabulary"):
+        modeldeck.run("fill-mask", "Paris is the [MASK].", top_k=10**6)
+
+
+def test_sam_points_that_hold_no_coordinates_are_refused_not_read_as_no_prompt():
+    for points in ([""], ["  "], [[]], [["", ""]]):
+        with pytest.raises(InvalidInput, match="points is empty"):
+            modeldeck.run("mask-generation", CATS, points=points)
+
+
+def test_a_fill_mask_mask_past_the_window_is_an_error_not_a_note():
+    far = "Paris is the [MASK] of France. " + "word " * 600 + "And the [MASK] is here."
+    with pytest.raises(InvalidInput, match="1 of the 2 mask tokens are past the first 512 tokens"):
+        modeldeck.run("fill-mask", far)
+
+
+def test_counts_in_limits_are_written_in_full():
+    with pytest.raises(InvalidInput) as error:
+        modeldeck.run("fill-mask", "[MASK]" + "x" * 2_000_001)
+    assert "is 2,000,007, over the limit of 2,000,000" in str(error.value)
+    assert "e+06" not in str(error.value)
+
+
+def test_an_error_never_echoes_a_100_kb_value(cli):
+    value = "x" * 100_000
+    for call in (lambda: modeldeck.run("fill-mask", "a [MASK]", top_k=value),
+                 lambda: modeldeck.run("translation", "Hello", tgt_lang=value),
+                 lambda: modeldeck.run("fill-mask", "a [MASK]", model="org/" + value)):
+        with pytest.raises(ModeldeckError) as error:
+            call()
+        assert len(str(error.value)) < 1200, len(str(error.value))
+    result = cli("run", "fill-mask", "a [MASK]", "--top-k", value)
+    assert result.code in (1, 2) and len(result.err) < 1500

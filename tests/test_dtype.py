@@ -130,12 +130,14 @@ def test_the_runner_and_the_cli_say_bf16(monkeypatch, auto_env, pool, cli):
     fake_cpu(monkeypatch, *NATIVE)
     embed = pool.get("feature-extraction")  # auto: bf16 for embeddings here
     assert embed.precision == "bf16"
-    assert next(embed.model.parameters()).dtype.__repr__() == "torch.bfloat16"
+    with embed.leased() as state:
+        assert repr(next(state.model.parameters()).dtype) == "torch.bfloat16"
     vectors = embed(["a cat", "a dog"])
     assert len(vectors) == 2 and all(isinstance(x, float) and math.isfinite(x) for x in vectors[0])
     generate = pool.get("text-generation")  # auto keeps fp32 for generation
     assert getattr(generate, "precision", "fp32") == "fp32"
-    assert next(generate.model.parameters()).dtype.__repr__() == "torch.float32"
+    with generate.leased() as state:
+        assert repr(next(state.model.parameters()).dtype) == "torch.float32"
     stats = {row["task"]: row["precision"] for row in pool.stats()}
     assert stats["feature-extraction"] == "bf16"
     result = cli("run", "text-classification", "Great film", "--json", "--dtype", "bf16")
@@ -151,7 +153,8 @@ def test_a_dtype_asked_for_where_the_runtime_ignores_it_is_named(monkeypatch, au
 
     with collected() as told:
         runner = pool.get("text-to-speech", "rhasspy/piper-voices/en_US-joe-medium", dtype="bf16")
-    assert runner.backend == "piper"
+    with runner.leased() as state:
+        assert state.backend == "piper"
     assert any("applies to torch models only" in note for note in told)
 
 

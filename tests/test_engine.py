@@ -68,7 +68,7 @@ def test_concurrent_calls_share_forward_passes_with_the_same_results():
     batching = modeldeck.load("text-classification", batch_wait=0.2)
     alone = modeldeck.load("text-classification", batch_wait=0)
     expected = [alone(t) for t in texts]
-    before = batching.engine.stats["forward_passes"]
+    before = batching.stats()["forward_passes"]
     barrier = threading.Barrier(16)
 
     def call(t):
@@ -77,7 +77,7 @@ def test_concurrent_calls_share_forward_passes_with_the_same_results():
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(call, texts))
-    passes = batching.engine.stats["forward_passes"] - before
+    passes = batching.stats()["forward_passes"] - before
     assert passes < 16, f"16 concurrent calls took {passes} forward passes"
     assert all(close(r, e) for r, e in zip(results, expected))
 
@@ -85,9 +85,9 @@ def test_concurrent_calls_share_forward_passes_with_the_same_results():
 def test_a_list_of_items_is_one_batched_call_with_results_in_order():
     runner = modeldeck.load("text-classification", batch_wait=0.005)
     texts = [text(i) for i in range(10)]
-    before = runner.engine.stats["forward_passes"]
+    before = runner.stats()["forward_passes"]
     together = runner(texts, top_k=1)
-    assert runner.engine.stats["forward_passes"] - before == 1
+    assert runner.stats()["forward_passes"] - before == 1
     assert all(close(t, runner(x, top_k=1)) for t, x in zip(together, texts))
     pair = modeldeck.run("fill-mask", ["a [MASK] b", "c d [MASK]"], top_k=2)
     assert close(pair[1], modeldeck.run("fill-mask", "c d [MASK]", top_k=2))
@@ -172,29 +172,25 @@ def test_closing_a_stream_early_leaves_the_runner_working():
 def test_a_leased_model_is_not_evicted_and_the_load_fails_naming_it(monkeypatch):
     from modeldeck.hub import resolve
     from modeldeck.memory import predicted_size
+    from modeldeck.pipelines.fill_mask import FillMask
+
+    from tests.conftest import hold_forward
 
     fill = Pool(budget=None).get("fill-mask")
+    expected = fill("Paris is the [MASK] of France.")
+    entered, release = hold_forward(monkeypatch, FillMask)
     pool = Pool(budget=None)
     first = pool.get("fill-mask")
     other = predicted_size(resolve("distilbert/distilbert-base-uncased-finetuned-sst-2-english").path, "cpu")
     pool.budget = max(pool.used("cpu"), other) + 1  # room for one of these models, not both
     pool.wait = 0.5
-    entered, release = threading.Event(), threading.Event()
-    original = first.forward
-
-    def slow_forward(batch, **params):
-        entered.set()
-        release.wait(10)
-        return original(batch, **params)
-
-    first.forward = slow_forward
     result = {}
     thread = threading.Thread(target=lambda: result.update(out=first("Paris is the [MASK] of France.")))
     thread.start()
     assert entered.wait(10)
     with pytest.raises(ModelBusy, match="google-bert/bert-base-uncased"):
         pool.get("text-classification")  # needs the room the running call holds
-    assert first.loaded and pool.loaded() == [first]
+    assert pool.loaded() == [first]
     pool.wait = 10
     loader = threading.Thread(target=lambda: result.update(second=pool.get("text-classification")))
     loader.start()
@@ -203,12 +199,11 @@ def test_a_leased_model_is_not_evicted_and_the_load_fails_naming_it(monkeypatch)
     release.set()
     thread.join(10)
     loader.join(20)
-    assert result["out"] == fill("Paris is the [MASK] of France.")
-    assert pool.loaded() == [result["second"]] and not first.loaded
-    first.forward = original
+    assert result["out"] == expected
+    assert pool.loaded() == [result["second"]]
     # the evicted runner loads again, in place, when called (evicting the idle other one)
-    assert first("Paris is the [MASK] of France.") == result["out"]
-    assert first.loaded and not result["second"].loaded
+    assert first("Paris is the [MASK] of France.") == expected
+    assert pool.loaded() == [first]
 
 
 def test_a_loaded_model_answers_while_another_loads(monkeypatch):
@@ -280,7 +275,7 @@ def test_eviction_gives_the_memory_back(empty_cache):
     assert after - before < 0.3 * grew, f"RSS {before / 1e6:.0f} -> {loaded / 1e6:.0f} -> {after / 1e6:.0f} MB"
 
 
-def test_a_runner_nobody_holds_is_freed_with_its_worker(monkeypatch):
+def test_an_evicted_model_is_freed_with_its_worker(monkeypatch):
     import gc
     import weakref
 
@@ -289,9 +284,11 @@ def test_a_runner_nobody_holds_is_freed_with_its_worker(monkeypatch):
     monkeypatch.setattr(engine, "IDLE_CHECK", 0.1)
     runner = Pool(budget=None).get("text-classification")
     runner("fine")
-    thread, ref = runner.engine._thread, weakref.ref(runner)
-    del runner
+    with runner.leased() as state:
+        thread, ref = state.engine._thread, weakref.ref(state)
+    del state
+    runner._pool.clear()
     gc.collect()
-    assert ref() is None  # the worker does not keep the model alive
+    assert ref() is None  # neither the handle nor the worker keeps an evicted model alive
     thread.join(5)
     assert not thread.is_alive()

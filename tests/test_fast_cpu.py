@@ -87,10 +87,10 @@ def test_sentence_similarity_agrees(pool):
 
 def test_onnx_requests_batch_like_torch(pool):
     torch_runner, onnx_runner = both(pool, "text-classification")
-    before = dict(onnx_runner.engine.stats)
+    before = onnx_runner.stats()["forward_passes"]
     results = onnx_runner(TEXTS)  # five requests submitted together share forward passes
     assert [r[0]["label"] for r in results] == [r[0]["label"] for r in torch_runner(TEXTS)]
-    passes = onnx_runner.engine.stats["forward_passes"] - before.get("forward_passes", 0)
+    passes = onnx_runner.stats()["forward_passes"] - before
     assert passes < len(TEXTS)
 
 
@@ -155,7 +155,8 @@ def test_graphs_are_exported_for_fusion_timed_and_the_faster_kept(pool):
     """TorchScript export on eager attention: ONNX Runtime's optimizer fuses attention and layer norms; the
     fused and the plain graph are both checked against torch, timed, and the faster is stored."""
     runner = pool.get("fill-mask", runtime="onnx")
-    meta = json.loads((runner.model.folder / "meta.json").read_text())
+    with runner.leased() as state:
+        meta = json.loads((state.model.folder / "meta.json").read_text())
     assert meta["exporter"] == "torchscript"
     assert meta["fusions"]["Attention"] >= 1 and meta["fusions"]["SkipLayerNormalization"] >= 1
     assert meta["graph"] in ("fused", "plain") and set(meta["timings_ms"]) == {"fused", "plain"}
@@ -191,7 +192,8 @@ def test_onnx_int8_embeddings_keep_the_floor(pool):
     assert (int8.runtime, int8.precision) == ("onnx", "int8")
     expected, got = torch_runner(TEXTS), int8(TEXTS)
     assert min(cosine(a, b) for a, b in zip(expected, got)) >= 0.99
-    meta = json.loads((int8.model.graph.folder / "meta.json").read_text())
+    with int8.leased() as state:
+        meta = json.loads((state.model.graph.folder / "meta.json").read_text())
     assert "MatMulNBits" in meta["scheme"] and meta["agreement"]["min_cosine"] >= 0.99
 
 

@@ -96,3 +96,68 @@ def _names(task: str) -> set[str]:
     from modeldeck.pipelines import get_task
 
     return {p.name for p in get_task(task).spec.params}
+
+
+# -- issue 20's surfaces: conversations, model ids, huge and tiny numbers, image generation -------------------------
+
+numbers = st.one_of(
+    st.integers(-(10**30), 10**30), st.floats(min_value=-1e-300, max_value=1e-300),
+    st.sampled_from(["1e20", "1e-300", "-0", 2**63, 2**63 - 1, -(2**63) - 1]),
+)
+
+
+@FUZZ
+@given(text=st.text(min_size=1, max_size=40), value=numbers,
+       name=st.sampled_from(["temperature", "top_k", "top_p", "repetition_penalty", "seed", "max_new_tokens"]))
+def test_text_generation_takes_any_number(text, value, name):
+    params = {"max_new_tokens": 2, name: value} if name != "max_new_tokens" else {name: value}
+    runs_or_refuses("text-generation", text, **params)
+
+
+@FUZZ
+@given(value=numbers, name=st.sampled_from(["max_answer_len", "top_k", "max_seq_len", "doc_stride", "max_question_len"]))
+def test_question_answering_takes_any_number(value, name):
+    runs_or_refuses("question-answering", {"question": "Who?", "context": "I am Bob."}, **{name: value})
+
+
+roles = st.sampled_from(["user", "assistant", "system", "robot", 5])
+turns = st.lists(st.one_of(st.fixed_dictionaries({"role": roles, "content": st.one_of(texts, st.integers())}), texts),
+                 max_size=30)
+
+
+@FUZZ
+@given(conversation=st.one_of(turns, texts))
+def test_chat_takes_any_conversation(conversation):
+    runs_or_refuses("chat", conversation, max_new_tokens=2, num_beams=1)
+
+
+@FUZZ
+@given(model=st.one_of(st.text(max_size=400), st.sampled_from(["../../etc", "/etc", "a" * 300, "org/" + "b" * 97,
+                                                               "gpt2@", "x\x00y", "~/nowhere", "org/name@rev/../..",
+                                                               "gpt2-", "a.", "org/-a", "0\u00b9"])))
+def test_any_model_name_is_a_modeldeck_error_or_runs(model):
+    runs_or_refuses("fill-mask", "Paris is the [MASK].", model=model)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(steps=st.integers(1, 6), strength=st.one_of(st.floats(0, 1), st.sampled_from([1e-300, 0.01, 0.34, 1.0])),
+       task=st.sampled_from(["image-to-image", "inpainting"]))
+def test_image_edits_take_any_steps_and_strength(steps, strength, task):
+    inputs = {"image": png((16, 16)), "prompt": "a dog"}
+    if task == "inpainting":
+        inputs["mask"] = png((16, 16))
+    runs_or_refuses(task, inputs, steps=steps, strength=strength, width=16, height=16)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(width=st.sampled_from([8, 64, 4096]), height=st.sampled_from([8, 64, 4096]), n=st.integers(1, 16),
+       steps=st.sampled_from([1, 2, 500]))
+def test_text_to_image_sizes_counts_and_steps_are_within_budget_or_refused_at_once(width, height, n, steps):
+    import time
+
+    started = time.monotonic()
+    if width * height * n * steps / 1e6 > 256:  # over the budget: refused before any model runs
+        runs_or_refuses("text-to-image", "a cat", width=width, height=height, num_images=n, steps=steps)
+        assert time.monotonic() - started < 5
+    elif width * height * n * steps <= 64 * 64 * 16 * 2:  # small enough to run here
+        runs_or_refuses("text-to-image", "a cat", width=width, height=height, num_images=n, steps=steps)

@@ -199,7 +199,147 @@ def test_a_broken_folder_of_your_own_and_other_formats(fixture_hub, tmp_path):
     whisper.mkdir()
     (whisper / "vocabulary.txt").write_text("a\nb\n")
     assert [str(p) for p in verify(whisper)] == [
-        "model.bin (missing: the CTranslate2 model has a vocabulary but no model.bin)"
+        "model.bin (missing: the CTranslate2 model has a vocabulary but no model.bin)",
+        "tokenizer.json (missing: the tokenizer faster-whisper reads (it would fetch one from the hub))",
     ]
     (whisper / "model.bin").write_bytes(b"")
+    (whisper / "tokenizer.json").write_text("{}")
     assert [str(p) for p in verify(whisper)] == ["model.bin (empty)"]
+
+
+# -- every file the backend reads (layouts.py) ---------------------------------------------------------------
+
+CATS = "tests/fixtures/data/coco-000000039769-cats.png"
+JFK = "tests/fixtures/data/jfk.flac"
+
+
+def _unlink(name):
+    return lambda snapshot: (snapshot / name).unlink()
+
+
+def _write(name, text):
+    def damage(snapshot):
+        (snapshot / name).unlink()
+        (snapshot / name).write_text(text)
+
+    return damage
+
+
+# (source model, task, input, damage, the file named): the probe's missing-file cases and one per backend
+MISSING = {
+    "sd-without-unet-weights": ("CompVis/stable-diffusion-v1-4", "text-to-image", "a cat",
+                                _unlink("unet/diffusion_pytorch_model.safetensors"),
+                                "unet/diffusion_pytorch_model.safetensors"),
+    "sd-without-vae-config": ("CompVis/stable-diffusion-v1-4", "text-to-image", "a cat", _unlink("vae/config.json"),
+                              "vae/config.json"),
+    "sd-without-scheduler": ("CompVis/stable-diffusion-v1-4", "text-to-image", "a cat",
+                             _unlink("scheduler/scheduler_config.json"), "scheduler/scheduler_config.json"),
+    "no-model-safetensors": (BERT, "fill-mask", TEXT, _unlink("model.safetensors"), "model.safetensors"),
+    "no-config-json": (BERT, "fill-mask", TEXT, _unlink("config.json"), "config.json"),
+    "config-json-is-a-list": (BERT, "fill-mask", TEXT, _write("config.json", "[1, 2]"), "config.json"),
+    "no-tokenizer-files": (BERT, "fill-mask", TEXT, _unlink("tokenizer.json"), "tokenizer.json"),
+    "no-image-processor": ("facebook/detr-resnet-50", "object-detection", CATS, _unlink("preprocessor_config.json"),
+                           "preprocessor_config.json"),
+    "sentence-transformers-no-pooling": (MINILM, "feature-extraction", "a text", _unlink("1_Pooling/config.json"),
+                                         "1_Pooling/config.json"),
+    "min-dalle-no-decoder": ("kuprel/min-dalle", None, None, _unlink("decoder_mini.pt"), "decoder_mini.pt"),
+}
+
+
+def _damaged_cache(fixture_hub: Path, tmp_path: Path, source: str, name: str, damage) -> tuple[Path, str, Path]:
+    """A cache holding ``source`` as test-org/NAME (its own pool key), damaged."""
+    model = f"test-org/{name}"
+    cache = tmp_path / "hub"
+    folder = cache / ("models--" + model.replace("/", "--"))
+    shutil.copytree(fixture_hub / ("models--" + source.replace("/", "--")), folder, symlinks=True)
+    snapshot = folder / "snapshots" / (folder / "refs" / "main").read_text()
+    damage(snapshot)
+    return cache, model, snapshot
+
+
+@pytest.mark.parametrize("case", list(MISSING))
+def test_a_missing_file_is_named_by_list_doctor_estimate_and_run(case, fixture_hub, tmp_path, monkeypatch, cli):
+    source, task, inputs, damage, file = MISSING[case]
+    cache, model, snapshot = _damaged_cache(fixture_hub, tmp_path, source, case, damage)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    repair = f"modeldeck pull {model} --force"
+
+    row = next(r for r in json.loads(cli("list", "--json").out) if r["id"] == model)
+    assert row["status"] == "broken" and any(b.startswith(file) for b in row["broken"]), row
+    assert row["repair"] == repair
+
+    verified = cli("doctor", "--verify", "--json")
+    assert verified.code == 1
+    checked = next(c for c in json.loads(verified.out)["verify"] if c["model"] == model)
+    assert any(p.startswith(file) for p in checked["problems"]) and checked["fix"] == repair
+
+    estimated = cli("estimate", model, "--json")
+    if estimated.code == 0:
+        verdict = json.loads(estimated.out)
+        assert verdict["fits"] is not True and verdict["verdict"].startswith("broken: "), verdict
+    else:
+        assert file in estimated.err and repair in estimated.err
+
+    if task is None:
+        return
+    from modeldeck.pool import Pool
+
+    extra = {"steps": 1, "width": 64, "height": 64} if task == "text-to-image" else {}
+    with pytest.raises(BrokenModel) as e:
+        Pool(budget=None).get(task, model)(inputs, **extra)
+    assert file in str(e.value) and repair in str(e.value), str(e.value)
+    result = cli("run", task, inputs, "-m", model)
+    assert result.code == 1 and file in result.err and "Traceback" not in result.err, result.err
+
+
+def test_voices_and_faster_whisper_folders_need_every_file_their_loader_reads(fixture_hub, tmp_path):
+    from modeldeck.hub import packaged_path
+    from modeldeck.integrity import verify
+
+    voice = tmp_path / "voice"
+    shutil.copytree(packaged_path("rhasspy/piper-voices/en_US-joe-medium"), voice)
+    (voice / "en_US-joe-medium.onnx.json").unlink()
+    assert [p.file for p in verify(voice)] == ["en_US-joe-medium.onnx.json"]
+    with pytest.raises(BrokenModel, match="en_US-joe-medium.onnx.json"):
+        modeldeck.run("text-to-speech", "Hello.", model=str(voice))
+
+    whisper = tmp_path / "whisper"
+    shutil.copytree(packaged_path("Systran/faster-whisper-tiny.en"), whisper)
+    (whisper / "tokenizer.json").unlink()
+    assert [p.file for p in verify(whisper)] == ["tokenizer.json"]
+    with pytest.raises(BrokenModel, match="tokenizer.json"):
+        modeldeck.run("automatic-speech-recognition", JFK, model=str(whisper))
+
+    dalle = tmp_path / "dalle"
+    shutil.copytree(snapshot_of(fixture_hub, "kuprel/min-dalle"), dalle)
+    (dalle / "encoder.pt").unlink()  # the mega variant is incomplete; the mini one is whole
+    from modeldeck.integrity import check
+
+    check(dalle, "dalle-mini/dalle-mini")
+    with pytest.raises(BrokenModel, match="encoder.pt"):
+        check(dalle, "dalle-mini/dalle-mega")
+
+
+def test_a_broken_stored_graph_is_named_by_doctor_and_never_used(tmp_path, monkeypatch, cli):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("MODELDECK_HOME", str(tmp_path / "home"))
+    runner = modeldeck.load("text-classification", runtime="onnx")
+    assert runner.runtime == "onnx"
+    from modeldeck import runtimes
+
+    stored = runtimes.stored_graphs()
+    assert len(stored) == 1 and stored[0]["broken"] == []
+    graph = Path(stored[0]["path"])
+    (graph / "model.onnx").write_bytes(b"")
+    verified = cli("doctor", "--verify", "--json")
+    assert verified.code == 1
+    checked = next(c for c in json.loads(verified.out)["verify"] if c["source"] == "compiled")
+    assert checked["problems"] == ["model.onnx (empty: the ONNX graph)"] and str(graph) in checked["fix"]
+    from modeldeck.errors import Notice
+    from modeldeck.pool import Pool
+
+    with pytest.warns(Notice, match="stored onnx graph .* is broken .*model.onnx"):
+        auto = Pool(budget=None).get("text-classification", runtime="auto")
+    assert auto.runtime == "torch" and auto("Great film")
+    again = Pool(budget=None).get("text-classification", runtime="onnx")  # asked for by name: made again
+    assert again.runtime == "onnx" and runtimes.stored_graphs()[0]["broken"] == []

@@ -111,7 +111,8 @@ def test_pull_fetches_only_needed_files_into_the_cache_and_the_model_loads(fake_
     from modeldeck.pool import Pool
 
     runner = Pool().get("fill-mask", "test-org/bert", "cpu")
-    assert runner.model_path == snapshot
+    with runner.leased() as state:
+        assert state.model_path == snapshot
     assert modeldeck.memory.estimate("test-org/bert").source == "cache"
 
     # a second pull downloads nothing
@@ -235,8 +236,8 @@ def test_estimate_prediction_matches_the_loaded_model(fixture_hub):
     import modeldeck
     from modeldeck import memory
 
-    runner = modeldeck.load("fill-mask", BERT)
-    model = runner.model
+    with modeldeck.load("fill-mask", BERT).leased() as state:
+        model = state.model
     loaded = sum(t.numel() * t.element_size() for t in {t.data_ptr(): t for t in model.state_dict().values()}.values())
     weights = memory.model_weights(BERT)
     assert abs(memory.tensor_bytes(weights, "fp32") - loaded) <= 0.02 * loaded
@@ -393,3 +394,23 @@ def test_pull_with_a_runtime_stores_the_fast_graph_that_auto_then_uses(fake_hub,
     assert Pool().get("fill-mask", "test-org/bert-fast", "cpu").runtime == "onnx"
     refused = run_module("pull", "test-org/bert-fast", "--runtime", "ctranslate2", env=env, timeout=120)
     assert refused.returncode == 1 and "serves no task that runs on ctranslate2" in refused.stderr
+
+
+def test_rm_removes_only_the_repo_named_when_another_shares_its_commit(cli, fixture_hub, tmp_path, monkeypatch):
+    # gpt2 and openai-community/gpt2 are one hub repo under its old and new name: the same commit hash twice
+    cache = _cache_with(fixture_hub, tmp_path, "gpt2")
+    shutil.copytree(cache / "models--gpt2", cache / "models--openai-community--gpt2", symlinks=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    result = cli("rm", "openai-community/gpt2", "--yes")
+    assert result.code == 0, result.err
+    assert "Removed openai-community/gpt2" in result.out and "models--openai-community--gpt2" in result.out
+    assert not (cache / "models--openai-community--gpt2").exists()
+    old = cache / "models--gpt2"
+    assert (old / "refs" / "main").is_file() and any((old / "blobs").iterdir()), "the other repo was touched"
+    assert cli("run", "text-generation", "Hello", "-m", "gpt2", "--max-new-tokens", "2").code == 0
+    commit = (old / "refs" / "main").read_text()
+    shutil.copytree(old, cache / "models--openai-community--gpt2", symlinks=True)
+    result = cli("rm", f"gpt2@{commit[:10]}", "--yes")  # one revision, named by its hash
+    assert result.code == 0, result.err
+    assert (cache / "models--openai-community--gpt2" / "snapshots" / commit).is_dir()
+    assert not (old / "snapshots" / commit).exists()

@@ -108,7 +108,8 @@ def test_pickle_only_checkpoint_is_refused_unless_allowed(pickled_bert, monkeypa
     runner = Pool().get("fill-mask", str(pickled_bert), "cpu", allow_pickle=True)
     assert len(runner("Paris is the [MASK].", top_k=2)) == 2
     monkeypatch.setenv("MODELDECK_ALLOW_PICKLE", f"someone/else,{pickled_bert}")
-    assert Pool().get("fill-mask", str(pickled_bert), "cpu").model is not None
+    with Pool().get("fill-mask", str(pickled_bert), "cpu").leased() as state:
+        assert state.model is not None
 
 
 class Payload:

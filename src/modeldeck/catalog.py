@@ -9,6 +9,7 @@ would delete lies inside the cache.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -70,16 +71,18 @@ def architectures(folder: Path) -> list[str]:
     return list(_json(folder / "config.json").get("architectures") or ())
 
 
+def tasks_of_architecture(arch: str) -> tuple[str, ...]:
+    """The tasks an architecture class (as config.json names it) is made for: by name, else by suffix."""
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]
+    return tuple(t for suffix, tasks in SUFFIXES.items() if arch.endswith(suffix) for t in tasks)
+
+
 def _kinds(folder: Path) -> set[str]:
     """Task names a model folder serves, judged from its files."""
     found: set[str] = set()
     for arch in architectures(folder):
-        if arch in ARCHITECTURES:
-            found.update(ARCHITECTURES[arch])
-            continue
-        for suffix, tasks in SUFFIXES.items():
-            if arch.endswith(suffix):
-                found.update(tasks)
+        found.update(tasks_of_architecture(arch))
     if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
         found.update(("feature-extraction", "sentence-similarity"))
     pipeline = _json(folder / "model_index.json").get("_class_name")
@@ -297,22 +300,27 @@ def removal_plan(model: str) -> Removal:
             )
     else:
         chosen = revisions
-    strategy = info.delete_revisions(*(r.commit_hash for r in chosen))
-    check_inside_cache(strategy)
+    # Only this repo's view of the cache: huggingface_hub matches revisions by commit hash across every
+    # repo, and two repos can share a hash (gpt2 and openai-community/gpt2 are one repo under two names).
+    strategy = dataclasses.replace(info, repos=frozenset({repo})).delete_revisions(*(r.commit_hash for r in chosen))
+    check_inside_repo(strategy, Path(repo.repo_path))
     return Removal(
         ref, Path(repo.repo_path), [r.commit_hash for r in chosen], len(chosen) == len(revisions),
         strategy.expected_freed_size, strategy,
     )
 
 
-def check_inside_cache(strategy) -> None:
-    """Refuse a deletion that would touch any path outside the Hugging Face cache."""
-    root = os.path.realpath(settings.hub_cache())  # scan_cache_dir resolves links too
+def check_inside_repo(strategy, repo_path: Path) -> None:
+    """Refuse a deletion that would touch any path outside the named repo's folder of the cache."""
+    cache = os.path.realpath(settings.hub_cache())  # scan_cache_dir resolves links too
+    root = os.path.realpath(repo_path)
+    if os.path.commonpath([cache, root]) != cache or root == cache:
+        raise InvalidInput(f"Refusing to delete {root}: it is not inside the cache {cache}.")
     paths = [*strategy.blobs, *strategy.refs, *strategy.repos, *strategy.snapshots]
     for path in paths:
         path = os.path.abspath(path)
-        if os.path.commonpath([root, path]) != root or path == root:
-            raise InvalidInput(f"Refusing to delete {path}: it is not inside the cache {root}.")
+        if os.path.commonpath([root, path]) != root:
+            raise InvalidInput(f"Refusing to delete {path}: it is not inside {root}, the folder of the model named.")
 
 
 def remove(removal: Removal) -> int:

@@ -205,6 +205,14 @@ def current(device: str) -> str:
     return gpu_dtype() if device.startswith("cuda") else "fp32"
 
 
+def pick_dtype(device: str):
+    """The torch dtype a torch loader loads in on ``device``: the pool's choice for this load, else fp32 on
+    CPUs and bf16/fp16 on GPUs. Records that a torch loader took it."""
+    name = current(device)
+    used(name)
+    return torch_dtype(name)
+
+
 def torch_dtype(name: str):
     import torch
 

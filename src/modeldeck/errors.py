@@ -9,18 +9,33 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 
 class ModeldeckError(Exception):
-    """Base class: a message for people, and a hint saying what to do."""
+    """Base class: a message for people, a hint saying what to do, and the input or parameter it is about
+    (``param``, as data: a server names the field at fault without reading the message)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, param: str | None = None):
+        message, hint = clip(message), clip(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.param = param
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+MAX_MESSAGE = 1000  # characters: an error quoting a 100 kB value is still one readable line
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` with its middle cut out when it is over ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 2 // 3], text[-(limit // 4) :]
+    return f"{head} [... {len(text) - len(head) - len(tail):,} characters cut ...] {tail}"
 
 
 class UnknownTask(ModeldeckError, LookupError):
@@ -77,6 +92,17 @@ class TaskFailed(ModeldeckError, RuntimeError):
 
 class WrongModelType(InvalidInput):
     """The model's architecture is not one the task runs."""
+
+
+@contextmanager
+def about(param: str):
+    """Errors raised in the block are about ``param`` (unless they already name another)."""
+    try:
+        yield
+    except ModeldeckError as error:
+        if error.param is None:
+            error.param = param
+        raise
 
 
 def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:

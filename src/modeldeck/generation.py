@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from .errors import InvalidInput
@@ -21,15 +21,19 @@ MAX_NEW_TOKENS = Param("max_new_tokens", int, None, "most tokens to generate (de
                        limit="new_tokens")
 NUM_BEAMS = Param("num_beams", int, None, "beam search width (default: the model's own setting; 1 is greedy)", min=1,
                   limit="beams")
+# At least 0.01: logits divided by less overflow float32 (1e-300 gave 'probability tensor contains inf');
+# near 0 sampling is greedy decoding anyway, which leaving temperature out gives.
 TEMPERATURE = Param(
-    "temperature", float, None, "sampling temperature > 0; giving it turns sampling on", min=0, exclusive_min=True
+    "temperature", float, None, "sampling temperature (0.01 or more; lower is greedy: leave it out); giving it turns "
+    "sampling on", min=0.01, max=100,
 )
 TOP_P = Param(
     "top_p", float, None, "nucleus sampling: keep the likeliest tokens up to this probability mass", min=0, max=1,
     exclusive_min=True,
 )
 TOP_K = Param("top_k", int, None, "sample among the k likeliest tokens", min=1)
-REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens", min=0, exclusive_min=True)
+REPETITION_PENALTY = Param("repetition_penalty", float, None, "> 1 discourages repeating tokens (0.01 to 100)", min=0.01,
+                           max=100)
 SEED = Param(
     "seed", int, None, "random seed: the same seed gives the same text; giving it turns sampling on", min=0, max=2**63 - 1
 )
@@ -48,7 +52,7 @@ def check_decoding(params: dict[str, Any]) -> None:
         "min_new_tokens": (lambda v: v >= 0, "0 or more"),
         "num_beams": (lambda v: v >= 1, "at least 1"),
         "num_return_sequences": (lambda v: v >= 1, "at least 1"),
-        "temperature": (lambda v: v > 0, "greater than 0 (for greedy decoding leave it out)"),
+        "temperature": (lambda v: v >= 0.01, "at least 0.01 (for greedy decoding leave it out)"),
         "top_p": (lambda v: 0 < v <= 1, "between 0 (excluded) and 1"),
         "top_k": (lambda v: v >= 1, "at least 1"),
         "repetition_penalty": (lambda v: v > 0, "greater than 0 (1 means no penalty)"),
@@ -58,18 +62,19 @@ def check_decoding(params: dict[str, Any]) -> None:
     for name, (ok, wanted) in rules.items():
         value = params.get(name)
         if value is not None and not ok(value):
-            raise InvalidInput(f"{name} must be {wanted}, not {value}.")
+            raise InvalidInput(f"{name} must be {wanted}, not {value}.", param=name)
     several = (params.get("num_return_sequences") or 1) > 1
     if several and params.get("do_sample") is False and (params.get("num_beams") or 1) < params["num_return_sequences"]:
         raise InvalidInput(
             "Several sequences need sampling (or at least as many beams): do_sample is off.",
             "Leave do_sample unset (several sequences turn sampling on), or set num_beams >= num_return_sequences.",
+            param="num_return_sequences",
         )
     if params.get("min_length") is not None and params.get("max_length") is not None:
         if params["min_length"] > params["max_length"]:
             raise InvalidInput(
                 f"min_length ({params['min_length']}) is larger than max_length ({params['max_length']}).",
-                "Make min_length at most max_length.",
+                "Make min_length at most max_length.", param="min_length",
             )
 
 
@@ -79,7 +84,7 @@ def check_room(params: dict[str, Any], name: str, room: int, model_id: str) -> N
     if value is not None and value > room:
         raise InvalidInput(
             f"{name} is {value}, but {model_id} writes at most {room} tokens.",
-            f"Use --{name.replace('_', '-')} {room} or less.",
+            f"Use --{name.replace('_', '-')} {room} or less.", param=name,
         )
 
 
@@ -101,8 +106,9 @@ def decoding_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-# torch's global generator is process-wide: a call that draws from it (transformers' sampling,
-# VITS noise) holds this lock, so a seeded call gives the same output whatever runs beside it.
+# torch's global generator is process-wide: a call that draws from it (VITS noise, min-dalle, beam
+# sampling) holds this lock, so a seeded call gives the same output whatever runs beside it. Sampled text
+# generation draws from its own generator instead (``own_draws``) and needs no lock.
 RNG_LOCK = threading.RLock()
 
 
@@ -123,6 +129,137 @@ def seeded(seed: int | None, random: bool = True):
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             yield
+
+
+def drawing(kwargs: dict[str, Any], seed: int | None):
+    """Where a ``generate`` call with these arguments runs: seeded under ``RNG_LOCK`` only when generate
+    still draws from torch's process-wide generator itself (beam sampling; see ``own_draws``)."""
+    return seeded(seed) if kwargs.get("do_sample") else nullcontext()
+
+
+_WARPED = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+
+
+def own_draws(kwargs: dict[str, Any], config: Any, seed: int | None) -> dict[str, Any]:
+    """``generate()`` keyword arguments that sample from the call's own generator, seeded with ``seed``
+    (a random one when None), instead of torch's process-wide one.
+
+    A last logits processor applies the sampling warpers as ``generate`` would (from the model's
+    generation config and the call's settings, in transformers' order), draws the token with the call's
+    generator, and leaves only that token; ``generate`` then decodes greedily, so its choice is the draw.
+    The draws are the ones ``torch.manual_seed(seed)`` would give, so a seed gives the same text as
+    before, and no lock is held. Beam sampling keeps ``generate``'s own draw (under ``seeded``).
+    """
+    if not kwargs.get("do_sample") or (kwargs.get("num_beams") or getattr(config, "num_beams", 1) or 1) > 1:
+        return kwargs
+    import copy
+    import secrets
+
+    effective = copy.deepcopy(config)
+    # what generate() fills in for settings neither the model nor the call gives (top_k 50...)
+    defaults = getattr(type(config), "_get_default_generation_params", dict)()
+    for name in _WARPED:
+        if kwargs.get(name) is not None:
+            setattr(effective, name, kwargs[name])
+        elif getattr(effective, name, None) is None and name in defaults:
+            setattr(effective, name, defaults[name])
+    kwargs = {k: v for k, v in kwargs.items() if k not in _WARPED}
+    kwargs["do_sample"] = False
+    for name in _WARPED:  # the model's own sampling settings are applied by the draw, not again by generate
+        if getattr(config, name, None) is not None:
+            kwargs[name] = None
+    draw = OwnDraw(effective, secrets.randbelow(2**63) if seed is None else seed)
+    kwargs["logits_processor"] = [*kwargs.get("logits_processor", []), draw]
+    return kwargs
+
+
+class OwnDraw:
+    """A logits processor that samples the next token from its own ``torch.Generator``."""
+
+    def __init__(self, config: Any, seed: int):
+        from transformers.generation import logits_process as lp
+
+        warpers = []
+        if config.temperature is not None and config.temperature != 1.0:
+            warpers.append(lp.TemperatureLogitsWarper(config.temperature))
+        if config.top_k is not None and config.top_k != 0:
+            warpers.append(lp.TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=1))
+        if config.top_p is not None and config.top_p < 1.0:
+            warpers.append(lp.TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=1))
+        if getattr(config, "min_p", None) is not None:
+            warpers.append(lp.MinPLogitsWarper(min_p=config.min_p, min_tokens_to_keep=1))
+        if getattr(config, "typical_p", None) is not None and config.typical_p < 1.0:
+            warpers.append(lp.TypicalLogitsWarper(mass=config.typical_p, min_tokens_to_keep=1))
+        if getattr(config, "epsilon_cutoff", None) is not None and 0.0 < config.epsilon_cutoff < 1.0:
+            warpers.append(lp.EpsilonLogitsWarper(epsilon=config.epsilon_cutoff, min_tokens_to_keep=1))
+        self.warpers, self.seed, self.generator = warpers, seed, None
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if self.generator is None:
+            self.generator = torch.Generator(device=scores.device).manual_seed(self.seed)
+        for warp in self.warpers:
+            scores = warp(input_ids, scores)
+        chosen = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1, generator=self.generator)
+        only = torch.full_like(scores, float("-inf"))
+        return only.scatter_(1, chosen, 0.0)
+
+
+def pad_token_id(tokenizer: Any, config: Any) -> int | None:
+    """The id that pads a batch: the tokenizer's pad token, else the model's, else its end token."""
+    eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else config.pad_token_id
+    return pad if pad is not None else (eos[0] if isinstance(eos, list) else eos)
+
+
+def end_ids(tokenizer: Any, config: Any) -> set[int]:
+    """The token ids that end a generated sequence."""
+    eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos]) - {None}
+
+
+def generate_batch(model, prompts: list[list[int]], kwargs: dict[str, Any], *, pad: int, ends: set[int],
+                   decoder_only: bool, device: str, limits: list[int | None] | None = None) -> list[list[int]]:
+    """Each prompt's generated sequence, from one padded ``generate`` call, as it would be alone.
+
+    Decoder-only prompts are padded on the left (attention masks keep the padding out, and ``generate``
+    numbers positions from the mask), encoder inputs on the right; the padding and what ``generate`` put
+    after a sequence's end token are cut off again. ``limits``: each prompt's own max_new_tokens where
+    the call used a larger one for all (greedy decoding only: its first tokens do not depend on it).
+    """
+    import torch
+
+    copies = kwargs.get("num_return_sequences") or 1
+    if copies > 1 and not kwargs.get("do_sample") and any(isinstance(p, OwnDraw) for p in kwargs.get("logits_processor", ())):
+        # greedy decoding of the call's own draws: generate() takes no several sequences then, so each
+        # prompt goes in as many times (as generate() itself expands it when it samples)
+        kwargs = {k: v for k, v in kwargs.items() if k != "num_return_sequences"}
+        prompts = [p for p in prompts for _ in range(copies)]
+        limits = [n for n in limits for _ in range(copies)] if limits is not None else None
+    longest = max(len(p) for p in prompts)
+    gaps = [longest - len(p) for p in prompts]
+    rows = [[pad] * g + p if decoder_only else p + [pad] * g for p, g in zip(prompts, gaps)]
+    masks = [[0] * g + [1] * len(p) if decoder_only else [1] * len(p) + [0] * g for p, g in zip(prompts, gaps)]
+    out = model.generate(
+        input_ids=torch.tensor(rows, device=device), attention_mask=torch.tensor(masks, device=device), **kwargs
+    )
+    per_prompt = out.shape[0] // len(prompts)  # num_return_sequences rows each
+    sequences = []
+    for row, sequence in enumerate(out.tolist()):
+        index = row // per_prompt
+        start = gaps[index] if decoder_only else 0
+        sequence = sequence[start:]
+        first_new = len(prompts[index]) if decoder_only else 1  # an encoder-decoder's first token starts it
+        limit = limits[index] if limits is not None else None
+        if limit is not None:
+            sequence = sequence[: first_new + limit]
+        for i in range(first_new, len(sequence)):
+            if sequence[i] in ends:
+                sequence = sequence[: i + 1]
+                break
+        sequences.append(sequence)
+    return sequences
 
 
 def model_window(model: Any, tokenizer: Any = None, default: int = 1024) -> int:

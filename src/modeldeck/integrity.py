@@ -106,8 +106,10 @@ def check_json(path: Path, deep: bool = True) -> str | None:
     return None
 
 
-def verify(folder: Path | str, deep: bool = True) -> list[Problem]:
-    """The broken files of a model folder, cheaply (headers, sizes, JSON, links, shards); [] when whole."""
+def verify(folder: Path | str, deep: bool = True, model_id: str | None = None) -> list[Problem]:
+    """The broken or missing files of a model folder, cheaply (headers, sizes, JSON, links, shards, and the
+    files its backend reads: ``layouts``); [] when whole. ``model_id`` picks a variant where a folder holds
+    several (min-dalle's mini and mega)."""
     folder = Path(folder)
     problems: dict[str, Problem] = {}
 
@@ -139,6 +141,11 @@ def verify(folder: Path | str, deep: bool = True) -> list[Problem]:
             add(path, f"cannot be read: {e.strerror or e}", False)
     _check_shards(folder, files, add)
     _check_companions(folder, files, add)
+    if folder.is_dir():
+        from .layouts import missing
+
+        for name, reason in missing(folder, model_id):
+            problems.setdefault(name, Problem(name, reason, False))
     return sorted(problems.values(), key=lambda p: p.file)
 
 
@@ -250,7 +257,7 @@ def broken_error(model_id: str, folder: Path, problems: list[Problem]) -> Broken
 
 def check(folder: Path | str, model_id: str) -> None:
     """Raise BrokenModel naming the broken files and the repair, before anything loads them."""
-    problems = verify(folder)
+    problems = verify(folder, model_id=model_id)
     if problems:
         raise broken_error(model_id, Path(folder), problems)
 
@@ -266,7 +273,7 @@ def broken_verdict(model) -> str | None:
         folder = hub.packaged_path(ref.id)
     if folder is None:
         return None
-    problems = verify(folder)
+    problems = verify(folder, model_id=ref.id)
     if not problems:
         return None
     if any(not p.readable for p in problems if p.file.endswith(WEIGHTS)):
@@ -306,11 +313,17 @@ def verify_all(deep: bool = True) -> list[Checked]:
         path = packaged_path(model_id)
         if path is not None:
             found.append(_checked(model_id, "package", path, deep))
+    from .runtimes import stored_graphs
+
+    for graph in stored_graphs():  # ONNX / CTranslate2 graphs modeldeck made and stored
+        problems = [Problem(p.split(" (", 1)[0], p.split(" (", 1)[1].rstrip(")"), False) for p in graph["broken"]]
+        fix = f"rm -r {graph['path']}  (the next run with --runtime makes it again)" if problems else ""
+        found.append(Checked(graph["model"], "compiled", graph["path"], problems, fix))
     return found
 
 
 def _checked(model_id: str, source: str, folder: Path, deep: bool) -> Checked:
-    problems = verify(folder, deep)
+    problems = verify(folder, deep, model_id)
     return Checked(model_id, source, str(folder), problems, repair_command(model_id, folder) if problems else "")
 
 

@@ -8,6 +8,7 @@ starts, naming the parameter, the cap and how to raise it.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -31,6 +32,11 @@ LIMITS = {
     "audio_seconds": Limit(4 * 3600, "MODELDECK_MAX_AUDIO_SECONDS", "seconds of audio per request"),
     "texts": Limit(10_000, "MODELDECK_MAX_TEXTS", "texts or labels per request"),
     "text_chars": Limit(2_000_000, "MODELDECK_MAX_TEXT_CHARS", "characters per text"),
+    "turns": Limit(1000, "MODELDECK_MAX_TURNS", "turns per conversation"),
+    # work per request (modeldeck.workload): the product of parameters each within its own bound
+    "image_work": Limit(256, "MODELDECK_MAX_IMAGE_WORK", "megapixel-steps per request"),
+    "token_work": Limit(65_536, "MODELDECK_MAX_TOKEN_WORK", "tokens per request"),
+    "json_depth": Limit(32, "MODELDECK_MAX_JSON_DEPTH", "levels of nesting in a JSON body"),
 }
 
 
@@ -49,12 +55,44 @@ def value(name: str) -> float:
     return number
 
 
-def check(name: str, amount: float, what: str) -> None:
-    """Refuse ``amount`` of ``what`` when it is over the cap ``name``."""
+def number(amount: float) -> str:
+    """A count as people write it: 2,000,001 (never 2e+06, which hides the difference from 2,000,000)."""
+    if isinstance(amount, float) and not amount.is_integer():
+        return f"{amount:,.6g}"
+    if abs(amount) >= 1e18:
+        return f"{amount:.3g}"
+    return f"{int(amount):,}"
+
+
+def check(name: str, amount: float, what: str, param: str | None = None) -> None:
+    """Refuse ``amount`` of ``what`` (about the input or parameter ``param``) when it is over the cap ``name``."""
     cap = value(name)
     if amount > cap:
         limit = LIMITS[name]
         raise InvalidInput(
-            f"{what} is {amount:g}, over the limit of {cap:g} {limit.what}.",
-            f"Ask for less, or raise the limit with {limit.env}={int(max(cap * 4, amount))}.",
+            f"{what} is {number(amount)}, over the limit of {number(cap)} {limit.what}.",
+            f"Ask for less, or raise the limit with {limit.env}={math.ceil(min(max(cap * 4, amount), 1e18))}.",
+            param=param,
         )
+
+
+def check_conversation(turns) -> None:
+    """A conversation's turns and total characters under their caps (before each turn is looked at, so a
+    20,000-turn request is refused at once)."""
+    check("turns", len(turns), "The number of turns in the conversation")
+    chars = 0
+    for turn in turns:
+        content = turn.get("content") if isinstance(turn, dict) else turn
+        chars += len(content) if isinstance(content, str) else 0
+    check("text_chars", chars, "The length of the conversation (characters)")
+
+
+def at_most(value: int | None, available: int, name: str, what: str) -> int | None:
+    """``value`` cut to the ``available`` there are, saying so (a top_k of 1,000,000 over 2 labels gives the 2)."""
+    if value is None or value <= available:
+        return value
+    from .notices import notice
+
+    notice(f"{name} is {number(value)}, but there are only {number(available)} {what}: all {number(available)} "
+           "are given.")
+    return available

@@ -21,6 +21,7 @@ ProgressListener = Callable[[int, int], None]  # (done, total)
 
 _notice_listener: ContextVar[NoticeListener | None] = ContextVar("modeldeck_notice_listener", default=None)
 _progress_listener: ContextVar[ProgressListener | None] = ContextVar("modeldeck_progress_listener", default=None)
+_item: ContextVar[int | None] = ContextVar("modeldeck_notice_item", default=None)
 
 
 def notice(message: str) -> None:
@@ -52,6 +53,21 @@ def listening(on_notice: NoticeListener | None = None, on_progress: ProgressList
     finally:
         for var, token in reversed(tokens):
             var.reset(token)
+
+
+def current_item() -> int | None:
+    """The index, in the forward pass running now, of the item being worked on (None: the whole pass)."""
+    return _item.get()
+
+
+@contextmanager
+def for_item(index: int) -> Iterator[None]:
+    """Within this block, notices are about item ``index`` of the batch: the engine tells only its caller."""
+    token = _item.set(index)
+    try:
+        yield
+    finally:
+        _item.reset(token)
 
 
 @contextmanager

@@ -12,7 +12,20 @@ from pathlib import Path
 
 from .errors import InvalidModelId, ModelNotAvailable
 
-_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}(?:/[\w.-]+)?$")
+# ASCII only: the hub's own rule (str patterns' \w would let '¹' or 'é' through to huggingface_hub's validator)
+# Each name: letters, digits, '-', '_', '.', not starting or ending with '-' or '.' (the hub's rule).
+_PART = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
+_ID = re.compile(rf"^{_PART}(?:/{_PART}(?:/[\w.-]+)?)?$", re.ASCII)  # name, org/name, or org/repo/model
+_REVISION = re.compile(r"^[\w./-]{1,100}$", re.ASCII)
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` is written as a hub id (``org/name[@revision]``), never as a path: what a visitor of the
+    UI or a client of the server may name."""
+    model_id, at, revision = text.partition("@")
+    if at and not _REVISION.match(revision):
+        return False
+    return bool(_ID.match(model_id)) and ".." not in text and "--" not in model_id and not text.startswith((".", "/", "~"))
 
 
 @dataclass(frozen=True)
@@ -29,22 +42,41 @@ class ModelRef:
         if not text:
             raise InvalidModelId("The model name is empty.", "Give a hub id like 'org/name' or a folder.")
         path = Path(text).expanduser()
-        if text.startswith((".", "/", "~")) or path.is_dir():
-            if not path.is_dir():
-                raise ModelNotAvailable(f"No model folder at {path}.", "Check the path, or give a hub id.")
+        if text.startswith((".", "/", "~")) or _is_dir(path):
+            if not _is_dir(path):
+                raise ModelNotAvailable(f"No model folder at {_shorten(str(path))}.", "Check the path, or give a hub id.")
             return cls(id=str(path.resolve()), path=path.resolve())
         model_id, _, revision = text.partition("@")
         if "@" in text and not revision:
-            raise InvalidModelId(f"{text!r} has an empty revision after '@'.", "Write 'org/name@revision'.")
+            raise InvalidModelId(f"{_shorten(text)!r} has an empty revision after '@'.", "Write 'org/name@revision'.")
+        longest = max(len(part) for part in model_id.split("/"))
+        if longest > 96:  # the hub's own limit per name; a longer one is no id (and no file name either)
+            raise InvalidModelId(
+                f"{_shorten(text)!r} is not a valid model id: a name of {longest} characters (the hub allows 96).",
+                "Hub ids look like 'org/name' or 'org/name@revision', each part at most 96 characters.",
+            )
         if not _ID.match(model_id) or ".." in model_id or "--" in model_id:
             raise InvalidModelId(
-                f"{text!r} is not a valid model id.",
+                f"{_shorten(text)!r} is not a valid model id.",
                 "Hub ids look like 'org/name' or 'org/name@revision', with letters, digits, '-', '_' and '.'.",
             )
         return cls(id=model_id, revision=revision or None)
 
     def __str__(self) -> str:
         return f"{self.id}@{self.revision}" if self.revision else self.id
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False for names the system cannot even look up (too long, bad bytes)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _shorten(text: str, keep: int = 80) -> str:
+    """A long value cut for an error message (a 100 kB id is not echoed back whole)."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} characters)"
 
 
 # Models whose PyTorch weights live in another hub repo: id -> (repo, the repo files that model uses).

@@ -108,8 +108,15 @@ def choose(task_name: str, model_id: str, model_path: Path, device: str, options
     if choose_dtype(task_name, device, options) != "fp32":
         return Choice("torch")  # bf16 (asked for, or auto's pick on this CPU) runs on torch, faster than fp32 graphs
     # auto: the fast runtime only where its graph is already stored (made by an earlier run or a pull).
-    if is_stored(store_path(model_id, model_path, fast, precision)):
+    path = store_path(model_id, model_path, fast, precision)
+    if is_stored(path):
         return Choice(fast, precision)
+    broken = broken_graph(path)
+    if broken:
+        from .notices import notice
+
+        notice(f"The stored {fast} graph of {model_id} is broken ({', '.join(broken)}); running on torch. "
+               f"To make it again: --runtime {fast}.")
     return Choice("torch")
 
 
@@ -165,7 +172,19 @@ def store_path(model_id: str, model_path: Path, runtime: str, precision: str = "
 
 
 def is_stored(path: Path) -> bool:
-    return (path / "DONE").is_file()
+    """A finished graph whose files are all there (one broken since is made again when asked for)."""
+    from .layouts import graph_missing
+
+    return (path / "DONE").is_file() and not graph_missing(path)
+
+
+def broken_graph(path: Path) -> list[str]:
+    """What is wrong with a finished (DONE) stored graph: "file (reason)" for each problem; [] when whole."""
+    from .layouts import graph_missing
+
+    if not (path / "DONE").is_file():
+        return []
+    return [f"{name} ({reason})" for name, reason in graph_missing(path)]
 
 
 _building: dict[Path, threading.Lock] = {}
@@ -208,7 +227,7 @@ def stored_graphs() -> list[dict]:
         folder = done.parent
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         rows.append({"model": folder.parent.parent.name.replace("--", "/"), "revision": folder.parent.name,
-                     "graph": folder.name, "size_bytes": size, "path": str(folder)})
+                     "graph": folder.name, "size_bytes": size, "path": str(folder), "broken": broken_graph(folder)})
     return rows
 
 

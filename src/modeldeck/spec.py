@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import InvalidInput, UnknownParameter, did_you_mean
+from .errors import InvalidInput, UnknownParameter, about, did_you_mean
 
 InputKind = Literal["text", "image", "audio", "messages"]  # messages: chat turns [{"role", "content"}]
 Stage = Literal["preprocess", "forward", "postprocess"]
@@ -101,6 +101,11 @@ class Param:
         """A clear error when ``number`` is NaN or outside [min, max]."""
         if number != number or number in (float("inf"), float("-inf")):
             raise InvalidInput(f"{self.name} must be a finite number, not {number!r}.")
+        if self.type is int and not -(2**63) <= number < 2**63:  # what torch and numpy hold; past it, overflow errors
+            shown = f"{number:.3g}" if abs(number) >= 1e21 else f"{number:,}"
+            raise InvalidInput(f"{self.name} is out of range: {shown} is beyond the largest whole number "
+                               f"(9,223,372,036,854,775,807).", f"Use {self.bounds_text()}." if self.min is not None
+                               or self.max is not None else "Use a smaller number.")
         low = self.min is not None and (number <= self.min if self.exclusive_min else number < self.min)
         high = self.max is not None and number > self.max
         if low or high:
@@ -219,7 +224,7 @@ class TaskSpec:
         raise UnknownParameter(
             f"Task {self.name!r} has no parameter {name!r}.",
             did_you_mean(name, [p.name for p in self.params])
-            or f"It takes: {', '.join(p.name for p in self.params) or 'no parameters'}.",
+            or f"It takes: {', '.join(p.name for p in self.params) or 'no parameters'}.", param=name,
         )
 
     def bind(self, inputs: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -233,7 +238,7 @@ class TaskSpec:
                 name = sorted(unknown)[0]
                 raise InvalidInput(
                     f"Task {self.name!r} has no input {name!r}.",
-                    did_you_mean(name, names) or f"Its inputs are: {', '.join(names)}.",
+                    did_you_mean(name, names) or f"Its inputs are: {', '.join(names)}.", param=name,
                 )
             bound.update(inputs)
         elif inputs is not None:
@@ -243,9 +248,10 @@ class TaskSpec:
                 bound[names[0]] = inputs
         for spec in self.inputs:
             if spec.name not in bound and not spec.optional:
-                raise InvalidInput(f"Task {self.name!r} needs the input {spec.name!r} ({spec.help}).")
+                raise InvalidInput(f"Task {self.name!r} needs the input {spec.name!r} ({spec.help}).", param=spec.name)
         params = {p.name: p.default for p in self.params}
         for name, value in kwargs.items():
             param = self.param(name)
-            params[name] = param.default if value is None else param.coerce(value)
+            with about(name):
+                params[name] = param.default if value is None else param.coerce(value)
         return bound, params

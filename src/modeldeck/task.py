@@ -1,30 +1,22 @@
-"""The runner every task shares: load once, then preprocess -> forward -> postprocess."""
+"""The task contract every model shares: load once, then per call plan -> preprocess -> forward -> postprocess.
+
+A Task instance is one model loaded for one task: its weights, processor and
+engine. It is never changed after ``load`` (the pool swaps whole instances in
+and out behind a ``Runner``), so a call that holds one can never have it taken
+apart under it. Interfaces never hold a Task: they call the Runner.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import notices
 from .engine import Engine, Request, params_key
-from .errors import InvalidInput, ModeldeckError, ModelTooLarge, TaskFailed
+from .errors import InvalidInput, ModeldeckError, ModelTooLarge, TaskFailed, about
 from .spec import TaskSpec, check_text
-
-
-def _inference():
-    import torch
-
-    return torch.inference_mode()
-
-
-def wrap(kind: str, result: Any, inputs: dict[str, Any]) -> Any:
-    """The result, showing itself in notebooks (pictures drawn on the call's input image, ...)."""
-    from .display import wrap as display_wrap
-
-    return display_wrap(kind, result, inputs)
 
 
 def _image_decoder():
@@ -56,105 +48,136 @@ def _audio_decoder():
 DECODERS = {"image": _image_decoder, "audio": _audio_decoder}
 
 
-class Task:
-    """A loaded model for one task; call it with inputs and parameters.
+def count_with(tokenizer: Any, value: Any, special: bool) -> int:
+    """Tokens of a text, or the sum over a list of texts, for ``tokenizer`` (0 without one)."""
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    texts = [t for t in texts if isinstance(t, str) and t]
+    if not callable(tokenizer) or not texts:
+        return 0
+    return sum(len(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"])
 
-    The contract every task shares (subclasses set ``spec`` and implement the
-    steps): ``load`` once; per call ``check`` (before any model loads) and
-    ``validate`` (with the model); ``preprocess(inputs, **params)`` per item on
-    the CPU, never touching the model; ``forward(batch, **forward_params)``,
-    the only device step, on a list of items, run by the model's engine on its
-    single worker (it gets only the parameters whose stage is "forward");
-    ``postprocess(output, **params)`` per item. ``max_batch_size`` says how
-    many items one forward pass takes. Calling a runner with one item is a
-    batch of one; calling it with a list of items batches them.
+
+def failure(task_name: str, model_id: str, error: Exception) -> ModeldeckError:
+    """A modeldeck error for a library error that escaped a task's own checks."""
+    text = str(error).splitlines()[0][:300] if str(error) else ""
+    if isinstance(error, MemoryError) or "can't allocate" in text or "out of memory" in text.lower():
+        return ModelTooLarge(
+            f"Ran out of memory running {task_name} on {model_id} ({text}).",
+            "Ask for less (shorter input, fewer tokens, beams or images), or free memory and try again.",
+        )
+    return TaskFailed(
+        f"{task_name} on {model_id} failed: {type(error).__name__}: {text}",
+        "This input or setting is one the model could not handle; run again with --debug (Python: see the "
+        "chained exception) for the traceback, and report it if it looks like a bug.",
+    )
+
+
+@dataclass
+class Step:
+    """Work for the model: ``items`` go through ``forward``, batched with other calls' items.
+
+    ``stream``: in a stream, the step's one item runs through ``forward_stream``,
+    its text reaching the reader as it is made.
+    """
+
+    items: list
+    stream: bool = False
+
+
+class Parts(list):
+    """What ``preprocess`` returns for an item that takes several passes (QA windows, text chunks, audio
+    windows): each part is scheduled and batched on its own; ``postprocess`` gets their outputs as a list."""
+
+
+Plan = Generator[Step, list, Any]
+
+
+class Task:
+    """One model loaded for one task, and the steps of a call to it.
+
+    Subclasses set ``spec`` and implement the steps. Per call: ``check`` (a
+    classmethod: before any model loads, decodes media), ``validate`` (with the
+    model), then ``plan``, which by default is ``preprocess`` (in the caller's
+    thread, never touching the device), one ``forward`` pass on the engine's
+    worker (on a batch of items from any callers; it gets only the parameters
+    whose stage is "forward"), and ``postprocess`` (in the caller's thread).
+    A task whose items take several passes returns ``Parts`` from preprocess,
+    or writes its own ``plan``. The caller-side steps of one model run one at a
+    time (``self.lock``): tokenizers and processors keep state between calls,
+    which two threads must never change under each other.
     """
 
     spec: ClassVar[TaskSpec]
     output_suffixes: ClassVar[tuple[str, ...]] = (".json", "")  # what ``save`` writes (-o FILE)
     max_batch_size: ClassVar[int] = 1
     max_batch_tokens: ClassVar[int] = 16384  # items x longest item's tokens in one pass
+    runtime = "torch"  # the backends say otherwise when a fast runtime runs the model
+    precision: str | None = None
 
     def __init__(self, model_path: Path, model_id: str, device: str = "cpu", **options: Any):
         self.model_path = Path(model_path)
         self.model_id = model_id
         self.device = device
         self.options = options
-        self.pool: Any = None  # the pool that leases this runner, when it came from one
-        self._engine: Engine | None = None
-        self._engine_lock = threading.Lock()
+        self.lock = threading.RLock()
         self.load()
+        import torch  # (imported by now; looked up once here, not in each call's steps)
+
+        self._inference = torch.inference_mode
+        self.engine = Engine(
+            self.forward,
+            name=f"{self.spec.name}:{self.model_id}",
+            max_batch_size=self.max_batch_size,
+            max_batch_tokens=self.max_batch_tokens,
+            batch_wait=options.get("batch_wait"),
+        )
 
     def load(self) -> None:
         """Load the model and its processor from ``self.model_path``."""
         raise NotImplementedError
 
-    # -- calling --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Take no more work (the pool let go of this model); what is queued still runs."""
+        self.engine.close()
 
-    @property
-    def engine(self) -> Engine:
-        """This model's engine (request queue + device worker), started on first use."""
-        with self._engine_lock:
-            if self._engine is None:
-                self._engine = Engine(
-                    self.forward,
-                    name=f"{self.spec.name}:{self.model_id}",
-                    max_batch_size=self.max_batch_size,
-                    max_batch_tokens=self.max_batch_tokens,
-                    batch_wait=self.options.get("batch_wait"),
-                )
-            return self._engine
+    # -- the steps of a call --------------------------------------------------------------------
 
-    def __call__(self, inputs: Any = None, /, *, on_progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Any:
-        """Run the task on one item, or on a list of items (a list of results back, in order)."""
-        many = self.is_batch(inputs)
-        calls = [self.spec.bind(item, kwargs) for item in inputs] if many else [self.spec.bind(inputs, kwargs)]
-        if many and not calls:
-            return []
-        with self.lease(), notices.listening(on_progress=on_progress), self.failures():
-            engine = self.engine
-            with engine.arriving(len(calls)):
-                requests = [self._request(bound, params) for bound, params in calls]
-                futures = engine.submit(requests)
-            results = []
-            for future, (bound, params) in zip(futures, calls):
-                output = engine.result(future)
-                with _inference():
-                    results.append(wrap(self.spec.output, self.postprocess(output, **params), bound))
-        return results if many else results[0]
+    def plan(self, inputs: dict[str, Any], params: dict[str, Any], emit: Callable[[str], None] | None = None) -> Plan:
+        """The steps of one call: yields the work for the model, gets the outputs back, returns the result.
 
-    @contextmanager
-    def failures(self):
-        """Errors from the libraries underneath, as modeldeck errors naming the task and model."""
-        try:
-            yield
-        except ModeldeckError:
-            raise
-        except Exception as e:  # noqa: BLE001 - re-raised as a modeldeck error, the original chained
-            raise self.failure(e) from e
+        ``emit`` is set when the call streams: text for the reader that is not
+        made by a streamed step goes through it.
+        """
+        item = self.preprocess(inputs, **params)
+        if isinstance(item, Parts):
+            outputs = yield Step(list(item))
+            return self.postprocess(outputs, **params)
+        (output,) = yield Step([item], stream=emit is not None)
+        return self.postprocess(output, **params)
 
-    def failure(self, error: Exception) -> ModeldeckError:
-        """A modeldeck error for a library error that escaped the task's own checks."""
-        text = str(error).splitlines()[0][:300] if str(error) else ""
-        if isinstance(error, MemoryError) or "can't allocate" in text or "out of memory" in text.lower():
-            return ModelTooLarge(
-                f"Ran out of memory running {self.spec.name} on {self.model_id} ({text}).",
-                "Ask for less (shorter input, fewer tokens, beams or images), or free memory and try again.",
-            )
-        return TaskFailed(
-            f"{self.spec.name} on {self.model_id} failed: {type(error).__name__}: {text}",
-            "This input or setting is one the model could not handle; run again with --debug (Python: see the "
-            "chained exception) for the traceback, and report it if it looks like a bug.",
-        )
+    def advance(self, plan: Plan, outputs: list | None) -> Step:
+        """The plan's next step (StopIteration carries the result): the caller's side of a call, one
+        caller at a time per model, in inference mode."""
+        with self.lock, self._inference():
+            return plan.send(outputs)
 
-    def _request(self, bound: dict[str, Any], params: dict[str, Any]) -> Request:
-        """Check, validate and preprocess one item into a request for the engine."""
-        self.check(bound, params)
-        self.validate(bound, params)
-        with _inference():
-            item = self.preprocess(bound, **params)
+    def request(self, item: Any, params: dict[str, Any], owner: Any = None) -> Request:
+        """An item of a call, ready for the engine: its forward parameters, batch key and cost."""
         forward_params = self.spec.params_for("forward", params)
-        return Request(item, forward_params, params_key(forward_params), self.cost(item), not self.can_batch(params))
+        key = (params_key(forward_params), self.batch_key(item) if self.max_batch_size > 1 else None)
+        return Request(item, forward_params, key, self.cost(item), not self.can_batch(params), owner)
+
+    def batch_key(self, item: Any) -> Any:
+        """Items share a forward pass only when their keys are equal (e.g. pictures of one shape)."""
+        return None
+
+    def cost(self, item: Any) -> int:
+        """The item's size for the batch token budget (tasks with token inputs count tokens)."""
+        return 1
+
+    def can_batch(self, params: dict[str, Any]) -> bool:
+        """Whether a request with these parameters may share a forward pass (not for sampled generation)."""
+        return True
 
     @classmethod
     def is_batch(cls, inputs: Any) -> bool:
@@ -168,36 +191,14 @@ class Task:
             return False
         return True
 
-    def cost(self, item: Any) -> int:
-        """The item's size for the batch token budget (tasks with token inputs count tokens)."""
-        return 1
+    def count_tokens(self, value: Any, special: bool = False) -> int:
+        """Tokens of a text (or the sum over a list of texts) for this model's tokenizer (0 without one)."""
+        return count_with(getattr(self, "tokenizer", None), value, special)
 
-    def can_batch(self, params: dict[str, Any]) -> bool:
-        """Whether a request with these parameters may share a forward pass (not for sampled generation)."""
-        return True
-
-    def lease(self):
-        """Hold this runner in memory for the block: the pool never evicts a leased runner."""
-        return self.pool.lease(self) if self.pool is not None else nullcontext()
-
-    def unload(self) -> None:
-        """Free the model: stop the engine and drop everything ``load`` made (the pool calls this)."""
-        with self._engine_lock:
-            engine, self._engine = self._engine, None
-        if engine is not None:
-            engine.close()
-        keep = {"model_path", "model_id", "device", "options", "pool", "pool_key", "_engine", "_engine_lock"}
-        for name in [n for n in vars(self) if n not in keep]:
-            delattr(self, name)
-        self.loaded = False
-
-    def reload(self) -> None:
-        """Load again after ``unload``."""
-        self.load()
-        self.loaded = True
-
-    loaded = True
-    pool_key: tuple | None = None
+    @classmethod
+    def streams(cls) -> bool:
+        """Whether the task makes text piece by piece (``Runner.stream``)."""
+        return issubclass(cls, Streaming)
 
     @classmethod
     def check(cls, inputs: dict[str, Any], params: dict[str, Any]) -> None:
@@ -208,27 +209,32 @@ class Task:
         run more than once on the same inputs.
         """
         for spec in cls.spec.inputs:
-            if spec.name not in inputs:
-                continue
-            value = inputs[spec.name]
-            if spec.many and (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple))):
-                value = inputs[spec.name] = [value]
-            if spec.many and not value:
-                raise InvalidInput(f"{spec.name!r} is empty: give at least one.")
-            if spec.many:
-                from . import limits
+            with about(spec.name):
+                cls._check_input(spec, inputs, params)
 
-                limits.check("texts", len(value), f"The number of {spec.name!r}")
-            if spec.kind == "text":
-                for text in value if spec.many else [value]:
-                    if not isinstance(text, str):
-                        raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
-                    if not text.strip():
-                        raise InvalidInput(f"{spec.name!r} is empty: give some text.")
-                    check_text(text, spec.name)
-            elif spec.kind in DECODERS:
-                decode = DECODERS[spec.kind]()
-                inputs[spec.name] = [decode(v, params, spec.name) for v in value] if spec.many else decode(value, params, spec.name)
+    @classmethod
+    def _check_input(cls, spec, inputs: dict[str, Any], params: dict[str, Any]) -> None:
+        if spec.name not in inputs:
+            return
+        value = inputs[spec.name]
+        if spec.many and (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple))):
+            value = inputs[spec.name] = [value]
+        if spec.many and not value:
+            raise InvalidInput(f"{spec.name!r} is empty: give at least one.")
+        if spec.many:
+            from . import limits
+
+            limits.check("texts", len(value), f"The number of {spec.name!r}")
+        if spec.kind == "text":
+            for text in value if spec.many else [value]:
+                if not isinstance(text, str):
+                    raise InvalidInput(f"{spec.name!r} must be text, not {type(text).__name__}.")
+                if not text.strip():
+                    raise InvalidInput(f"{spec.name!r} is empty: give some text.")
+                check_text(text, spec.name)
+        elif spec.kind in DECODERS:
+            decode = DECODERS[spec.kind]()
+            inputs[spec.name] = [decode(v, params, spec.name) for v in value] if spec.many else decode(value, params, spec.name)
 
     def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> None:
         """Checks that need the loaded model (e.g. its mask token); tasks override."""
@@ -281,24 +287,13 @@ class Task:
 
 
 class Streaming:
-    """Mixin for generative tasks: ``stream()`` yields the text as it is made.
+    """Mixin for generative tasks: a streamed call gets its text as it is made.
 
     The task implements ``forward_stream(item, emit, **forward_params)``: run on
-    the engine's worker, it calls ``emit(piece)`` for each new piece of text
-    (the pieces join to the result's text) and returns what ``forward`` would
-    return for that item.
+    the engine's worker for the plan's streamed step, it calls ``emit(piece)``
+    for each new piece of text (the pieces join to the result's text) and
+    returns what ``forward`` would return for that item.
     """
-
-    def stream(self, inputs: Any = None, /, **kwargs: Any) -> Iterator[str]:
-        """The text piece by piece, as the model makes it."""
-        bound, params = self.spec.bind(inputs, kwargs)
-        self.check(bound, params)
-        self.validate(bound, params)
-        with self.lease(), self.failures():
-            with _inference():
-                item = self.preprocess(bound, **params)
-            forward_params = self.spec.params_for("forward", params)
-            yield from self.engine.stream(lambda emit: self.forward_stream(item, emit, **forward_params))
 
     def forward_stream(self, item: Any, emit: Callable[[str], None], **params: Any) -> Any:
         raise NotImplementedError

@@ -61,10 +61,10 @@ def test_history_that_does_not_fit_drops_the_oldest_turns_never_the_new_message(
     for i in range(8):
         middle += [{"role": "user", "content": f"Turn {i}: tell me more about bridges."}, {"role": "assistant", "content": "Bridges are long."}]
     new = {"role": "user", "content": "And now my newest message."}
-    with pytest.warns(Notice, match="Dropped the .* oldest turn"):
-        x = runner.preprocess({"messages": [*old, *middle, new]})
-    text = runner.tokenizer.decode(x["input_ids"][0])
-    assert x["input_ids"].shape[1] <= runner.window == 128
+    with runner.leased() as state, pytest.warns(Notice, match="Dropped the .* oldest turn"):
+        x = state.preprocess({"messages": [*old, *middle, new]})
+        text = state.tokenizer.decode(x["ids"])
+    assert len(x["ids"]) <= state.window == 128
     assert "newest message" in text and "oldest thing" not in text
     assert text.lstrip().startswith("Turn")  # restarts on a user turn
 
@@ -104,16 +104,16 @@ def test_run_chat_answers_once(cli):
 def test_interactive_chat_keeps_history_and_resets(cli, monkeypatch):
     import io
 
-    from modeldeck.pipelines.chat import Chat
+    from modeldeck.runner import Runner
 
     seen = []
-    original = Chat.stream
+    original = Runner.stream
 
     def spy(self, inputs=None, /, **kwargs):  # the CLI streams each reply
         seen.append([turn["content"] for turn in inputs])
         return original(self, inputs, **kwargs)
 
-    monkeypatch.setattr(Chat, "stream", spy)
+    monkeypatch.setattr(Runner, "stream", spy)
     monkeypatch.setattr("sys.stdin", io.StringIO("Hello there.\nHow are you?\n\n/reset\nStart again.\n"))
     result = cli("chat", "--num-beams", "1", "--max-new-tokens", "5")
     assert result.code == 0
@@ -133,4 +133,74 @@ def test_chat_command_in_a_subprocess_ends_at_end_of_input():
 
 def test_chat_command_rejects_bad_parameters_before_loading(cli):
     bad = cli("chat", "--temperature", "-1")
-    assert bad.code == 1 and "temperature must be greater than 0" in bad.err
+    assert bad.code == 1 and "temperature must be between 0.01 and 100" in bad.err
+
+
+def _naive_fit(turns, encode, room):
+    """The old way (one encoding per dropped turn): the reference the linear fit must agree with."""
+    system = turns[:1] if turns[0]["role"] == "system" else []
+    history = turns[len(system):]
+    for dropped in range(len(history)):
+        kept = history[dropped:]
+        if kept[0]["role"] == "user" and len(encode(system + kept)) <= room:
+            return encode(system + kept), dropped
+    raise AssertionError("unreachable in these cases")
+
+
+def test_linear_fit_keeps_what_the_one_by_one_fit_kept_and_encodes_each_turn_about_once():
+    import random
+
+    from modeldeck.conversation import fit_turns
+    from modeldeck.generation import text_tokens
+
+    runner = modeldeck.load("chat")
+    rng = random.Random(0)
+    words = "bridge river cat long short happy the of a is blue tomorrow".split()
+    for trial in range(12):
+        turns = [{"role": "system", "content": "Be brief."}] if trial % 3 == 0 else []
+        for i in range(rng.randint(3, 40)):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(0 if i % 2 else 1, 30)))
+            turns.append({"role": "assistant" if i % 2 else "user", "content": text})
+        if turns[-1]["role"] != "user":
+            turns.append({"role": "user", "content": "and now?"})
+        encoded_turns = []
+
+        def encode(part):
+            encoded_turns.append(len(part))
+            return runner.encode(part)
+
+        room = rng.choice([40, 80, 128])
+        try:
+            expected = _naive_fit(turns, runner.encode, room)
+        except Exception:  # noqa: BLE001 - the new message alone is too long here: both must refuse
+            continue
+        assert fit_turns(turns, encode, text_tokens(runner.tokenizer), room) == expected
+        assert sum(encoded_turns) <= 4 * len(turns) + 8  # not one whole encoding per dropped turn
+
+
+def test_a_20000_turn_conversation_is_refused_at_once_or_answered_within_seconds(monkeypatch):
+    import time
+
+    turns = []
+    for i in range(20_000):
+        turns.append({"role": "user" if i % 2 == 0 else "assistant", "content": f"Message {i} about bridges."})
+    turns.append({"role": "user", "content": "And the newest?"})
+    started = time.monotonic()
+    with pytest.raises(InvalidInput, match=r"number of turns in the conversation is 20,001, over the limit of 1,000 "
+                                           r"turns per conversation.*MODELDECK_MAX_TURNS="):
+        modeldeck.run("chat", turns, max_new_tokens=2)
+    assert time.monotonic() - started < 2
+    monkeypatch.setenv("MODELDECK_MAX_TURNS", "30000")
+    started = time.monotonic()
+    with pytest.warns(Notice, match=r"Dropped the 199\d\d oldest turn"):
+        reply = modeldeck.run("chat", turns, max_new_tokens=2, num_beams=1)
+    assert reply["role"] == "assistant"
+    assert time.monotonic() - started < 15, "fitting the window must take time linear in the conversation"
+
+
+def test_a_conversation_over_the_character_cap_is_refused(monkeypatch):
+    monkeypatch.setenv("MODELDECK_MAX_TEXT_CHARS", "1000")
+    turns = [{"role": "user", "content": "x" * 600}, {"role": "assistant", "content": "ok"},
+             {"role": "user", "content": "y" * 600}]
+    with pytest.raises(InvalidInput, match=r"length of the conversation \(characters\) is 1,202, over the limit of 1,000"):
+        modeldeck.run("chat", turns)

@@ -83,7 +83,8 @@ def test_a_flagged_picture_is_blacked_out_and_reported_never_silently():
     import torch
 
     make = modeldeck.load("text-to-image")
-    checker = make.pipe.safety_checker
+    with make.leased() as state:
+        checker = state.pipe.safety_checker
     saved = checker.concept_embeds_weights.clone()
     with torch.no_grad():
         checker.concept_embeds_weights.fill_(-1.0)  # every picture now scores over the threshold
@@ -96,7 +97,7 @@ def test_a_flagged_picture_is_blacked_out_and_reported_never_silently():
             checker.concept_embeds_weights.copy_(saved)
     assert flagged["nsfw"] == [True] and not pixels(flagged["images"][0]).any()
     assert unchecked["nsfw"] == [False] and pixels(unchecked["images"][0]).any()
-    assert make.pipe.safety_checker is checker, "turning it off is for that call only"
+    assert state.pipe.safety_checker is checker, "turning it off is for that call only"
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,8 @@ def test_image_to_image_keeps_more_of_the_picture_at_low_strength():
     assert near["images"][0].size == (64, 64) and near["parameters"]["strength"] == 0.05
     # A random VAE's round trip is itself lossy, so "the input" is the picture after that round trip:
     # what strength -> 0 tends to.
-    pipe = redraw.pipe
+    with redraw.leased() as state:
+        pipe = state.pipe
     with torch.no_grad():
         latents = pipe.vae.encode(pipe.image_processor.preprocess(source)).latent_dist.mean
         kept = pipe.image_processor.postprocess(pipe.vae.decode(latents).sample)[0]
@@ -220,8 +222,9 @@ def test_dalle_mini_seeded_pictures_and_its_own_parameters():
 
 def test_dalle_mega_runs_its_own_files_and_makes_a_grid():
     mega = modeldeck.load("text-to-image", "dalle-mini/dalle-mega")
-    assert mega.dalle.suffix == "" and mega.dalle.layers == 2
-    assert modeldeck.load("text-to-image", "dalle-mini/dalle-mini").dalle.suffix == "_mini"
+    with mega.leased() as state, modeldeck.load("text-to-image", "dalle-mini/dalle-mini").leased() as mini:
+        assert state.dalle.suffix == "" and state.dalle.layers == 2
+        assert mini.dalle.suffix == "_mini"
     result = mega("sunset over the sea", seed=1, grid_size=2)
     assert len(result["images"]) == 4 and {i.size for i in result["images"]} == {(256, 256)}
 

@@ -39,7 +39,8 @@ def check_transcript(result, duration):
 
 def test_asr_transformers_backend_gives_text_and_timestamped_chunks():
     runner = modeldeck.load("automatic-speech-recognition")
-    assert runner.backend == "transformers" and runner.model_id == WHISPER
+    with runner.leased() as state:
+        assert state.backend == "transformers" and runner.model_id == WHISPER
     result = runner(JFK, **FEW)
     check_transcript(result, 11.0)
     assert result == runner(JFK, **FEW)  # greedy decoding: same audio, same transcript
@@ -149,7 +150,8 @@ def test_named_model_is_never_swapped_for_the_offline_default(empty_cache):
 
 def test_tts_vits_returns_float_waveform_and_rate():
     runner = modeldeck.load("text-to-speech")
-    assert runner.backend == "transformers"
+    with runner.leased() as state:
+        assert state.backend == "transformers"
     result = runner("Hello world.", seed=0)
     assert set(result) == {"audio", "sampling_rate"} and result["sampling_rate"] == 22050
     audio = result["audio"]
@@ -268,14 +270,17 @@ def test_clap_bad_params(params, message):
 def test_clap_long_audio_runs_a_few_windows_per_pass(monkeypatch):
     import numpy as np
 
-    from modeldeck.pipelines import zero_shot_audio_classification as clap
+    from modeldeck.pipelines.zero_shot_audio_classification import ZeroShotAudioClassification
+    from modeldeck.pool import Pool
 
     rng = np.random.default_rng(0)
     audio = (rng.standard_normal(48000 * 95).astype(np.float32) * 0.1, 48000)  # 10 windows of 10 s
     labels = ["noise", "speech", "music"]
-    monkeypatch.setattr(clap, "WINDOWS_PER_PASS", 3)
-    in_threes = modeldeck.run("zero-shot-audio-classification", audio, candidate_labels=labels)
-    monkeypatch.setattr(clap, "WINDOWS_PER_PASS", 100)
-    at_once = modeldeck.run("zero-shot-audio-classification", audio, candidate_labels=labels)
+    monkeypatch.setattr(ZeroShotAudioClassification, "max_batch_size", 3)
+    threes = Pool(budget=None).get("zero-shot-audio-classification")
+    in_threes = threes(audio, candidate_labels=labels)
+    assert threes.stats()["forward_passes"] >= 5  # 10 windows and 3 sentences, 3 at a time
+    monkeypatch.setattr(ZeroShotAudioClassification, "max_batch_size", 100)
+    at_once = Pool(budget=None).get("zero-shot-audio-classification")(audio, candidate_labels=labels)
     assert [r["label"] for r in in_threes] == [r["label"] for r in at_once]
     assert [r["score"] for r in in_threes] == pytest.approx([r["score"] for r in at_once], abs=1e-5)

@@ -38,9 +38,11 @@ def test_offline_defaults_are_the_packaged_models_and_say_so_once(empty_cache, c
 
     pool = Pool()
     asr = pool.get("automatic-speech-recognition")
-    assert asr.model_id == ASR_OFFLINE and asr.backend == "faster-whisper"
+    with asr.leased() as state:
+        assert asr.model_id == ASR_OFFLINE and state.backend == "faster-whisper"
     tts = pool.get("text-to-speech")
-    assert tts.model_id == TTS_OFFLINE and tts.backend == "piper"
+    with tts.leased() as state:
+        assert tts.model_id == TTS_OFFLINE and state.backend == "piper"
     err = capsys.readouterr().err
     assert err.count("using Systran/faster-whisper-tiny.en instead") == 1
     assert "modeldeck pull openai/whisper-base" in err and "modeldeck pull kakao-enterprise/vits-ljs" in err

@@ -70,9 +70,10 @@ def test_same_seed_same_text_different_seed_different_text():
 
 def test_parameters_take_effect():
     runner = modeldeck.load("text-generation")
-    x = runner.preprocess({"text": PROMPT}, max_new_tokens=7)
-    ((_, sequences),) = runner.forward([x], max_new_tokens=7)
-    assert sequences.shape[1] - x["encoded"]["input_ids"].shape[1] == 7
+    with runner.leased() as state:
+        x = state.preprocess({"text": PROMPT}, max_new_tokens=7)
+        ((_, sequences),) = state.forward([x], max_new_tokens=7)
+    assert len(sequences[0]) - len(x["ids"]) == 7
     full = runner(PROMPT, max_new_tokens=7)[0]["generated_text"]
     new_only = runner(PROMPT, max_new_tokens=7, return_full_text=False)[0]["generated_text"]
     assert full.startswith(PROMPT) and PROMPT + new_only == full
@@ -95,18 +96,18 @@ def test_stream_yields_pieces_that_join_to_the_result():
 
 def test_cli_streams_to_a_terminal_and_prints_json_otherwise(cli, monkeypatch):
     from modeldeck.cli import run as run_module
-    from modeldeck.pipelines.text_generation import TextGeneration
+    from modeldeck.runner import Runner
 
     expected = modeldeck.run("text-generation", PROMPT, max_new_tokens=6)[0]["generated_text"]
     pieces = []
-    original = TextGeneration.stream
+    original = Runner.stream
 
     def spy(self, *args, **kwargs):
         for piece in original(self, *args, **kwargs):
             pieces.append(piece)
             yield piece
 
-    monkeypatch.setattr(TextGeneration, "stream", spy)
+    monkeypatch.setattr(Runner, "stream", spy)
     monkeypatch.setattr(run_module, "stdout_is_terminal", lambda: True)
     result = cli("run", "text-generation", PROMPT, "--max-new-tokens", "6")
     assert result.code == 0 and result.out == expected + "\n"
@@ -126,8 +127,8 @@ def test_prompt_near_the_window_generates_fewer_tokens_with_a_notice(cli):
     with pytest.warns(Notice, match=r"gpt2 reads at most 1024: generating 3 new tokens instead of 50"):
         result = modeldeck.run("text-generation", prompt, return_full_text=False)
     runner = modeldeck.load("text-generation")
-    with pytest.warns(Notice):
-        x = runner.preprocess({"text": prompt}, max_new_tokens=50)
+    with runner.leased() as state, pytest.warns(Notice):
+        x = state.preprocess({"text": prompt}, max_new_tokens=50)
     assert x["max_new_tokens"] == 3 and result[0]["generated_text"]
     out = cli("run", "text-generation", prompt, "--json")
     assert out.code == 0 and "Note: The prompt is 1021 tokens" in out.err
@@ -136,7 +137,8 @@ def test_prompt_near_the_window_generates_fewer_tokens_with_a_notice(cli):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"temperature": 0}, "temperature must be greater than 0"),
+        ({"temperature": 0}, "temperature must be between 0.01 and 100"),
+        ({"temperature": 1e-300}, "temperature must be between 0.01 and 100"),
         ({"top_p": 1.5}, "top_p must be between"),
         ({"max_new_tokens": 0}, "max_new_tokens must be at least 1"),
         ({"num_return_sequences": 0}, "num_return_sequences must be at least 1"),

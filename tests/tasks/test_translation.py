@@ -61,10 +61,10 @@ def test_marian_matches_model_card():
 
 
 def test_language_list():
-    languages = modeldeck.load("translation").list_languages()
+    languages = modeldeck.load("translation").info("list_languages")
     assert languages["source"] == languages["target"] and len(languages["target"]) == 202
     assert {"eng_Latn", "fra_Latn", "zho_Hans", "zul_Latn"} <= set(languages["target"])
-    assert modeldeck.load("translation", MARIAN).list_languages() == {"source": ["en"], "target": ["fr"]}
+    assert modeldeck.load("translation", MARIAN).info("list_languages") == {"source": ["en"], "target": ["fr"]}
 
 
 def test_cli_list_languages(cli):
@@ -111,26 +111,29 @@ def test_empty_text_is_rejected():
 def test_text_longer_than_the_window_is_translated_in_pieces():
     runner = modeldeck.load("translation", MARIAN)
     text = " ".join(["The museum opens at ten and closes at six every day except Monday."] * 60)
-    assert runner.count(text) > runner.window
+    with runner.leased() as state:
+        count, window = state.count, state.window
+    assert count(text) > window
     with pytest.warns(Notice, match=r"translated in \d+ pieces"):
         result = runner(text, max_new_tokens=4, num_beams=1)
     assert result["translation_text"]
-    pieces = split_to_fit(text, runner.count, runner.window - 1)
-    assert len(pieces) > 1 and all(runner.count(p) <= runner.window - 1 for p in pieces)
+    pieces = split_to_fit(text, count, window - 1)
+    assert len(pieces) > 1 and all(count(p) <= window - 1 for p in pieces)
 
 
 def test_a_long_piece_is_not_cut_at_the_models_output_cap(monkeypatch):
     runner = modeldeck.load("translation")  # NLLB: generation_config.max_length is 200
     text = " ".join(["The museum opens at ten and closes at six every day except Monday."] * 12)
-    length = runner.count(text)
-    assert 200 < 2 * length < runner.window
+    with runner.leased() as state:
+        length, window, model = state.count(text), state.window, state.model
+    assert 200 < 2 * length < window
     seen = {}
-    real_generate = runner.model.generate
+    real_generate = model.generate
 
     def spy(**kwargs):
         seen.update(kwargs)
         return real_generate(**{**kwargs, "max_new_tokens": 2})
 
-    monkeypatch.setattr(runner.model, "generate", spy)
+    monkeypatch.setattr(model, "generate", spy)
     runner(text, tgt_lang="fra_Latn")
     assert seen["max_new_tokens"] >= 2 * length

@@ -26,11 +26,13 @@ def recording_load(record: str):
         runner = real_load(*args, **kwargs)
 
         class Recording:
+            streams = runner.streams
+
             def __call__(self, inputs, **params):
                 write(inputs)
                 return runner(inputs, **params)
 
-        if hasattr(runner, "stream"):
+        if runner.streams:
             def stream(inputs, **params):
                 write(inputs)
                 yield from runner.stream(inputs, **params)

@@ -175,11 +175,13 @@ class Recorder:
         recorder = self
 
         class Runner:
+            streams = False
+
             def __call__(self, inputs, **params):
                 recorder.seen.append(inputs)
                 return runner(inputs, **params)
 
-        if self.stream and hasattr(runner, "stream"):
+        if self.stream and runner.streams:
             def stream(inputs, **params):
                 recorder.seen.append(inputs)
                 for piece in runner.stream(inputs, **params):
@@ -187,6 +189,7 @@ class Recorder:
                     yield piece
 
             Runner.stream = staticmethod(stream)
+            Runner.streams = True
         return Runner()
 
 
@@ -207,7 +210,7 @@ def test_chat_window_sends_the_whole_conversation_each_turn(app, monkeypatch, st
     recorder = Recorder(monkeypatch, stream=stream)
     tab = app.modeldeck_tabs["chat"]
     history = []
-    streams = stream and hasattr(recorder.real_load("chat"), "stream")
+    streams = stream and recorder.real_load("chat").streams
     for n, message in enumerate(["Hi, I like cats.", "What do cats eat?", "And dogs?"]):
         before = len(recorder.streamed)
         states, history = chat(tab, message, history, max_new_tokens=4)
@@ -228,6 +231,8 @@ def test_chat_streams_pieces_retry_undo_and_notices(app, monkeypatch):
     calls = []
 
     class Fake:
+        streams = True
+
         def __call__(self, inputs, **params):
             raise AssertionError("a streaming runner is streamed")
 

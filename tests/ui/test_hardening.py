@@ -124,3 +124,106 @@ def test_a_blank_api_key_is_no_key(monkeypatch):
     monkeypatch.setenv("MODELDECK_API_KEY", " s3cret ")
     check = serve_auth("0.0.0.0")
     assert check("anyone", " s3cret ") and not check("anyone", "   ")
+
+
+# -- the model box and the API's bad values (issue 20) -----------------------------------------------------------
+
+LIBRARY_WORDS = ("Could not preprocess", "validation error", "is not in the list of choices", "Value:", "Expected a",
+                 "Traceback", "AttributeError", "TypeError", "pydantic")
+
+
+def test_the_model_box_takes_hub_ids_and_cached_models_only(app, tmp_path, no_model_loads):
+    import shutil
+
+    from modeldeck.hub import resolve
+
+    folder = tmp_path / "my-detr"  # a model-shaped folder outside the cache
+    shutil.copytree(resolve("facebook/detr-resnet-50").path, folder)
+    tab = app.modeldeck_tabs["object-detection"]
+    for model in ("../../etc", "/etc", str(folder), "src/modeldeck", "a" * 300, 5):
+        with pytest.raises(gr.Error) as error:
+            tab.call(tab.values({"image": str(ui.EXAMPLE_MEDIA["image"])}, model=model), progress=lambda *a, **k: None)
+        shown = error.value.message
+        assert ("not a hub id" in shown or "must be a model id" in shown) and "passwd" not in shown, shown
+        assert "modeldeck ui --allow-local-models" in shown or "must be a model id" in shown
+
+
+def test_folders_open_only_when_the_operator_allows_them(tmp_path, monkeypatch):
+    import modeldeck
+    from modeldeck.ui.app import build_app
+
+    asked = []
+
+    def load(task, model=None, **kwargs):
+        asked.append(model)
+        return lambda inputs, **params: [{"label": "cat", "score": 1.0, "box": {"xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1}}]
+
+    monkeypatch.setattr(modeldeck, "load", load)
+    tab = build_app(["object-detection"], allow_folders=True).modeldeck_tabs["object-detection"]
+    tab.call(tab.values({"image": str(ui.EXAMPLE_MEDIA["image"])}, model=str(tmp_path)), progress=lambda *a, **k: None)
+    tab.call(tab.values({"image": str(ui.EXAMPLE_MEDIA["image"])}, model="facebook/detr-resnet-50"),
+             progress=lambda *a, **k: None)
+    assert asked == [str(tmp_path), None]  # the folder as given; the default by name stays the default
+
+
+def test_the_api_answers_bad_values_in_modeldecks_words_and_logs_no_traceback(no_model_loads, capfd):
+    from gradio_client import Client, handle_file
+
+    from modeldeck.ui.app import build_app, launch
+
+    app = build_app(["text-generation", "object-detection", "mask-generation", "chat", "image-text-matching"])
+    url = launch(app)
+    cats = str(ui.EXAMPLE_MEDIA["image"])
+    good = {"Text": "Hello", "Image": handle_file(cats), "Message": "Hi", "Model": None}
+    bad = {
+        "number": ["abc", {"a": 1}, [1, 2], 1e300, -1e300, 10**20, True, "nan"],
+        "textbox": [{"a": 1}, True],
+        "radio": ["maybe", 5, {"a": 1}],
+        "checkbox": ["abc", {"a": 1}, 5],
+        "dropdown": ["nonsense", 5, {"a": 1}],
+        "image": ["abc", 5, [1, 2], {"a": 1}],
+        "file": ["abc", 5],
+        "chatbot": ["abc", 5, [1, 2]],
+    }
+    misses = []
+    try:
+        client = Client(url, verbose=False)
+        api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        for name, endpoint in api.items():
+            params = endpoint["parameters"]
+            base = [good.get(p["label"].split(":")[0], p.get("parameter_default")) for p in params]
+            if name == "/chat":
+                base[0] = "Hi"  # the message box (no label)
+            if name == "/image_text_matching":
+                base = [p["parameter_default"] if p["label"] != "Image" else [handle_file(cats)] for p in params]
+                base[[p["label"] for p in params].index("Text")] = "a cat"
+            for i, p in enumerate(params):
+                kind = p["component"].lower()
+                if p["label"] == "Model":
+                    values = ["../../etc", 5]
+                else:
+                    values = bad.get(kind, [])
+                for value in values:
+                    args = list(base)
+                    args[i] = value
+                    try:
+                        client.predict(*args, api_name=name)
+                        misses.append(f"{name} {p['label']}={value!r}: accepted")
+                    except Exception as error:  # noqa: BLE001 - the message is what is checked
+                        text = str(error)
+                        if any(word in text for word in LIBRARY_WORDS) or "a model was loaded" in text:
+                            misses.append(f"{name} {p['label']}={value!r}: {text[:200]}")
+    finally:
+        app.close()
+    assert not misses, "\n".join(misses)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_work_budget_holds_in_the_page_too(no_model_loads):
+    from modeldeck.ui.app import build_app
+
+    tab = build_app(["text-to-image"]).modeldeck_tabs["text-to-image"]
+    with pytest.raises(gr.Error) as error:
+        tab.call(tab.values({"prompt": "a cat"}, {"width": 4096, "height": 4096, "num_images": 16}),
+                 progress=lambda *a, **k: None)
+    assert "MODELDECK_MAX_IMAGE_WORK" in error.value.message

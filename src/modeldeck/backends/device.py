@@ -1,4 +1,4 @@
-"""Pick the device and dtype a model runs in."""
+"""Pick the device a model runs in, and read what its CPU computes natively (the dtype choice: modeldeck.dtypes)."""
 
 from __future__ import annotations
 
@@ -65,16 +65,6 @@ def pick_device(requested: str | None = None) -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
-
-
-def pick_dtype(device: str):
-    """The torch dtype a model loads in on ``device``: the pool's choice for this load (see
-    modeldeck.dtypes), else fp32 on CPUs and bf16/fp16 on GPUs. Records that a torch loader took it."""
-    from .. import dtypes
-
-    name = dtypes.current(device)
-    dtypes.used(name)
-    return dtypes.torch_dtype(name)
 
 
 def gpu_dtype() -> str:

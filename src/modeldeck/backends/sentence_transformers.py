@@ -12,7 +12,7 @@ def load_sentence_model(path: Path, device: str, dtype: Any = None):
     """A SentenceTransformer from a local folder: pickle and remote code only where the user allowed them;
     in ``dtype`` (default: the load's choice, see modeldeck.dtypes: bf16 on CPUs that compute it natively)."""
     from . import tune_allocator
-    from .device import pick_dtype
+    from ..dtypes import pick_dtype
     from .transformers import check_remote_code, check_safe
 
     tune_allocator()

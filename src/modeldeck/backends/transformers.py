@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnsafeModel
-from .device import pick_dtype
+from ..dtypes import pick_dtype
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,18 @@ _current: ContextVar[Permissions] = ContextVar("modeldeck_permissions", default=
 
 
 @contextmanager
-def allowing(model_id: str | None, *, allow_pickle: bool = False, trust_remote_code: bool = False):
-    """Within this block, loads are for ``model_id`` with these permissions (used by the pool)."""
+def allowing(model_id: str | None, *, allow_pickle: bool = False, trust_remote_code: bool = False,
+             task: tuple[str, str] | None = None):
+    """Within this block, loads are for ``model_id`` with these permissions, for ``task`` ((name, default
+    model): named when a checkpoint lacks the task's head). Used by the pool."""
+    from ..heads import loading_task
+
     token = _current.set(Permissions(model_id, bool(allow_pickle), bool(trust_remote_code)))
+    task_token = loading_task.set(task)
     try:
         yield
     finally:
+        loading_task.reset(task_token)
         _current.reset(token)
 
 
@@ -141,6 +147,7 @@ def load_model(
             trust_remote_code=remote,
             use_safetensors=has_safetensors(path) or None,
             weights_only=True,
+            output_loading_info=True,
             **kwargs,
         )
     except Exception as e:
@@ -153,6 +160,10 @@ def load_model(
                 "Use a safetensors version of this model.",
             ) from e
         raise
+    model, info = model
+    from ..heads import check_loaded
+
+    check_loaded(model_id_for(path), path, info.get("missing_keys") or ())  # never a randomly initialised head
     model = model.to(device).eval()
     if getattr(model, "dtype", None) is not None and str(model.dtype) in ("torch.bfloat16", "torch.float16"):
         cast_float_inputs(model)

@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         return fail("Aborted.", code=130)
     except click.ClickException as e:
+        from ..errors import clip
+
+        e.message = clip(e.message)  # click quotes the value it could not read: a 100 kB value stays one line
         e.show()
         return e.exit_code
     except ModeldeckError as e:

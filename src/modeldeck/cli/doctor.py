@@ -72,7 +72,7 @@ def task_status(spec) -> dict:
         if folder is not None:
             row["model_source"] = "package" if model == spec.default_model else f"package ({model}, offline stand-in)"
             break
-    problems = verify(folder, deep=False) if folder is not None else []
+    problems = verify(folder, deep=False, model_id=ref.id) if folder is not None else []
     if problems and "status" not in row:  # a broken model is not "ready"
         row["status"], row["fix"] = "broken", repair_command(ref.id, folder)
         row["broken"] = [str(p) for p in problems]
@@ -193,7 +193,8 @@ def doctor_command(ctx: click.Context, as_json: bool, verify: bool) -> None:
     click.echo(f"runtimes   {r['requested']} (MODELDECK_RUNTIME); fast paths installed: {', '.join(have) or 'none'} "
                f"(pip install 'modeldeck[fast]'); {r['threads']} threads; {len(r['stored'])} stored graphs")
     for g in r["stored"]:
-        click.echo(f"           {g['model']} @ {g['revision'][:12]}: {g['graph']} ({fmt(g['size_bytes'])})")
+        broken = f"; broken: {', '.join(g['broken'])}" if g.get("broken") else ""
+        click.echo(f"           {g['model']} @ {g['revision'][:12]}: {g['graph']} ({fmt(g['size_bytes'])}{broken})")
     click.echo("tasks")
     width = max(len(t["task"]) for t in report["tasks"])
     for t in report["tasks"]:

@@ -132,8 +132,7 @@ def _prepare_runtime(ref, path, runtime: str, quantize: str | None) -> None:
     pool = Pool(budget=None)  # loaded only to make the graph, then let go
     for task in tasks:
         runner = pool.get(task, str(ref), "cpu", **options)
-        ran = getattr(runner, "runtime", runtime)
-        click.echo(f"{ref}: {task} runs on {ran} ({getattr(runner, 'precision', quantize or 'fp32')})", err=True)
+        click.echo(f"{ref}: {task} runs on {runner.runtime} ({runner.precision or quantize or 'fp32'})", err=True)
         pool.clear()
 
 
@@ -243,7 +242,8 @@ def rm_command(models, yes: bool) -> None:
         raise click.Abort()
     for plan in plans:
         freed = remove(plan)
-        click.echo(f"Removed {plan.ref}: freed {_fmt(freed)}.")
+        what = "every revision" if plan.whole_repo else "revision " + ", ".join(r[:12] for r in plan.revisions)
+        click.echo(f"Removed {plan.ref.id} ({what}, {plan.repo_path}): freed {_fmt(freed)}.")
     if len(plans) > 1:
         click.echo(f"Freed {_fmt(total)} in all.")
 

@@ -100,9 +100,9 @@ def print_infos(runner, names: list[str], as_json: bool) -> None:
     """Answer informational flags (``--list-languages``...) from the runner's methods of those names."""
     from ..jsonable import to_jsonable
 
-    render_info = getattr(type(runner), "render_info", None)
+    render_info = getattr(runner.task, "render_info", None)
     for name in names:
-        value = getattr(runner, name)()
+        value = runner.info(name)
         if as_json or render_info is None:
             click.echo(json.dumps(to_jsonable(value), ensure_ascii=False))
         else:
@@ -140,6 +140,28 @@ def say_runtime(runner) -> None:
         click.echo(f"Runtime: {runtime} ({precision or 'fp32'})", err=True)
 
 
+def check_writable(path: Path) -> None:
+    """Refuse an -o file that cannot be written, before the model runs: a folder, a read-only place, a
+    pseudo file system (/proc). Tried for real (the file is made and removed again when it was not there)."""
+    import os
+
+    from ..errors import InvalidInput
+
+    if path.is_dir():
+        raise InvalidInput(f"{str(path)!r} is a folder, not a file.", "Give a file name inside it.")
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+        if not existed:
+            os.unlink(path)
+    except OSError as e:
+        raise InvalidInput(
+            f"Cannot write to {str(path)!r}: {(e.strerror or str(e)).lower()}.",
+            "Pick a file in a folder you can write to.",
+        ) from None
+
+
 def task_command(spec: TaskSpec) -> click.Command:
     """The ``modeldeck run <task>`` command for one spec."""
 
@@ -160,14 +182,19 @@ def task_command(spec: TaskSpec) -> click.Command:
                 value = split_many(value) or None
             if value is not None:
                 params[param.name] = value
-        get_task(spec.name).check(*spec.bind(bound, params))  # bad input fails before the model loads
+        call = spec.bind(bound, params)
+        get_task(spec.name).check(*call)  # bad input fails before the model loads
+        from ..workload import check as check_work
+
+        check_work(get_task(spec.name), [call])  # and work over the budget
         if output:
             get_task(spec.name).check_output(Path(output), params)
+            check_writable(Path(output))
         allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
         allowed.update({name: options[name] for name in ("runtime", "quantize", "dtype") if options.get(name)})
         runner = load(spec.name, model, device=device, **allowed)
         say_runtime(runner)
-        stream = getattr(runner, "stream", None)
+        stream = runner.stream if runner.streams else None
         if stream is not None and not as_json and not output and stdout_is_terminal():
             with show_notices():  # tasks that generate text print it as it comes
                 for piece in stream(bound, **params):

@@ -15,10 +15,13 @@ def split_tasks(values: tuple[str, ...]) -> list[str]:
 @click.option("--tasks", "tasks", multiple=True, metavar="TASK[,TASK...]", help="Only these tasks [default: all].")
 @click.option("--host", default="127.0.0.1", show_default=True, help=f"Address to bind; other than loopback needs ${API_KEY_ENV}.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default: 7860, or the next free one].")
+@click.option("--allow-local-models", is_flag=True,
+              help="Let the model box open folders on this machine (off: visitors name hub ids and cached models).")
 @click.option("--dtype", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
               help="dtype of the torch models (default: $MODELDECK_DTYPE or auto: bf16 where this CPU computes it "
                    "natively and the task keeps its answers in it, else fp32).")
-def ui_command(tasks: tuple[str, ...], host: str, port: int | None, dtype: str | None = None) -> None:
+def ui_command(tasks: tuple[str, ...], host: str, port: int | None, allow_local_models: bool,
+               dtype: str | None = None) -> None:
     """Start the web UI: a tab per task, grouped by modality, in your browser."""
     if dtype is not None:
         from ..dtypes import set_process_dtype
@@ -27,7 +30,7 @@ def ui_command(tasks: tuple[str, ...], host: str, port: int | None, dtype: str |
     auth = serve_auth(host)  # fails before the app is built; launch() checks again for Python callers
     from ..ui.app import build_app, launch
 
-    app = build_app(split_tasks(tasks) or None)
+    app = build_app(split_tasks(tasks) or None, allow_folders=allow_local_models)
     try:
         url = launch(app, host=host, port=port, auth=auth)
     except OSError as e:

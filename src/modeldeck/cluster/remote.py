@@ -32,6 +32,8 @@ def rebuilt(data: dict[str, Any]) -> Exception:
     try:
         kind = getattr(importlib.import_module(data["module"]), data["name"])
         error = kind(data["message"], data["hint"]) if data["hint"] is not None else kind(data["message"])
+        if hasattr(error, "param"):
+            error.param = data.get("param")
     except Exception:  # noqa: BLE001 - an unknown class: still the replica's words
         from ..errors import TaskFailed
 
@@ -54,25 +56,45 @@ class LocalTokens:
 
 
 class RemoteRunner:
-    """What the routes use of a runner (call, stream, spec, tokenizer), answered by a deployment."""
+    """The runner protocol the routes call (call, stream, spec, count_tokens, info), answered by a
+    deployment; the ingress bounds each deployment's calls in flight (``--queue-size``) as one process does."""
 
     def __init__(self, models: RayModels, plan: ModelPlan, handle):
         from ..pipelines import get_task
 
         self.models, self.plan, self.handle = models, plan, handle
-        self.spec = get_task(plan.task).spec
+        self.task = get_task(plan.task)
+        self.spec = self.task.spec
         self.model_id = plan.model or self.spec.default_model
+        self.streams = self.task.streams()
+        self.admission = models.admission(plan)
 
-    @property
-    def tokenizer(self):
-        return self.models.tokens(self.plan)
+    def count_tokens(self, value: Any, special: bool = False) -> int:
+        """Tokens of a text (or the sum over texts), counted here from the model's tokenizer.json (0 when the
+        ingress has none)."""
+        tokens = self.models.tokens(self.plan)
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        texts = [t for t in texts if isinstance(t, str) and t]
+        if tokens is None:
+            return 0
+        return sum(len(tokens(t, add_special_tokens=special)["input_ids"]) for t in texts)
+
+    def info(self, name: str) -> Any:
+        return self.__call__(None, _info=name)
 
     def __call__(self, inputs: Any, **params: Any) -> Any:
-        response = self.handle.call.remote(inputs, params)
-        answer = self.models.wait(lambda: response.result(timeout_s=self.models.timeout), self.plan)
-        return self._unpack(answer)["result"]
+        with self.admission.held():
+            response = self.handle.call.remote(inputs, params)
+            answer = self.models.wait(lambda: response.result(timeout_s=self.models.timeout), self.plan)
+            return self._unpack(answer)["result"]
 
     def stream(self, inputs: Any, **params: Any):
+        """The pieces, as the replica makes them; a full queue is refused here, before any piece."""
+        from ..runner import Stream
+
+        return Stream(self._stream(inputs, params), self.admission.enter())
+
+    def _stream(self, inputs: Any, params: dict):
         generator = self.handle.options(stream=True).stream.remote(inputs, params)
         items = iter(generator)
         while True:
@@ -108,6 +130,7 @@ class RayModels(Models):
         self.served: Counter = Counter()  # (deployment, node, pid) -> answers
         self._served_lock = threading.Lock()
         self._tokens: dict[str, Any] = {}
+        self._admissions: dict[str, Any] = {}
 
     # -- which models --------------------------------------------------------------------------
 
@@ -165,6 +188,15 @@ class RayModels(Models):
         except (rex.RayActorError, sex.RayServeException, rex.RayError) as error:
             raise retryable(503, f"The replica serving {plan.model or plan.task} was lost while answering "
                             f"({type(error).__name__}).", "replica_unavailable", retry) from None
+
+    def admission(self, plan: ModelPlan):
+        """The bound on the deployment's calls in flight, one per deployment."""
+        from ..runner import Admission
+
+        with self._served_lock:
+            if plan.name not in self._admissions:
+                self._admissions[plan.name] = Admission(self.config.queue_size, lambda: plan.model or plan.task)
+            return self._admissions[plan.name]
 
     def record(self, plan: ModelPlan, answer: dict) -> None:
         with self._served_lock:

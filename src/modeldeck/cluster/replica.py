@@ -36,7 +36,8 @@ def as_data(error: BaseException) -> dict[str, Any] | None:
         return {"client": dataclasses.asdict(error)}
     if isinstance(error, ModeldeckError):
         kind = type(error)
-        return {"module": kind.__module__, "name": kind.__qualname__, "message": error.message, "hint": error.hint}
+        return {"module": kind.__module__, "name": kind.__qualname__, "message": error.message, "hint": error.hint,
+                "param": error.param}
     from ..engine import EngineClosed
 
     if isinstance(error, EngineClosed):
@@ -71,7 +72,8 @@ class ModelReplica:
 
         try:
             with notices.collected() as notes:
-                result = self.runner(inputs, **params)
+                info = params.pop("_info", None)
+                result = self.runner.info(info) if info else self.runner(inputs, **params)
         except Exception as error:
             known = as_data(error)
             if known is None:

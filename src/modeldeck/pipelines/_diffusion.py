@@ -96,7 +96,7 @@ class DiffusionTask(Task):
                 low = value - value % MULTIPLE
                 raise InvalidInput(
                     f"{name} must be a multiple of {MULTIPLE}, not {value}.",
-                    f"Use {low} or {low + MULTIPLE}." if low else f"Use {MULTIPLE}.",
+                    f"Use {low} or {low + MULTIPLE}." if low else f"Use {MULTIPLE}.", param=name,
                 )
 
     def validate(self, inputs, params) -> None:
@@ -104,7 +104,8 @@ class DiffusionTask(Task):
         for name in ("width", "height"):
             value = params.get(name)
             if value is not None and value % self.scale:
-                raise InvalidInput(f"{name} must be a multiple of {self.scale} for {self.model_id}, not {value}.")
+                raise InvalidInput(f"{name} must be a multiple of {self.scale} for {self.model_id}, not {value}.",
+                                   param=name)
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -129,6 +130,13 @@ class DiffusionTask(Task):
         return width or side, height or side
 
     def preprocess(self, inputs, **params):
+        tokenizer = getattr(getattr(self, "pipe", None), "tokenizer", None)  # none for DALL·E Mini
+        if tokenizer is not None:  # CLIP reads 77 tokens; diffusers cuts the rest with only a log line
+            from ..cuts import tell_cuts
+
+            limit = tokenizer.model_max_length
+            tell_cuts(tokenizer, inputs["prompt"], limit, "prompt", f"{self.model_id}'s text encoder")
+            tell_cuts(tokenizer, params.get("negative_prompt"), limit, "negative prompt", f"{self.model_id}'s text encoder")
         seed = params.get("seed")
         item = dict(inputs)
         item["seed"] = secrets.randbelow(2**31) if seed is None else seed
@@ -182,8 +190,11 @@ class DiffusionTask(Task):
             "scheduler": params.get("scheduler") or "default", "scheduler_class": type(pipe.scheduler).__name__,
             "safety_checker": bool(params.get("safety_checker", True)) and checker is not None,
         }
-        if "strength" in args:
+        if "strength" in args:  # from a picture: only steps x strength of the steps run; say how many did
+            from ..workload import denoising_steps
+
             used["strength"] = args["strength"]
+            used["denoising_steps"] = denoising_steps(args["num_inference_steps"], args["strength"])
         used.update(item.get("sources", {}))
         return {"images": list(out.images), "nsfw": [bool(x) for x in nsfw], "parameters": used}
 

@@ -26,6 +26,7 @@ class VisionTask(Task):
     """
 
     output_suffixes = (*sorted(PICTURE_SUFFIXES), ".json", "")
+    max_batch_size = 8
     # Models that scale a picture to fit a square lose a side thinner than a pixel at extreme shapes.
     max_aspect: float | None = None
 
@@ -47,9 +48,14 @@ class VisionTask(Task):
         # channels_last said outright: a 1- or 3-pixel-high picture looks channels-first to the guesser
         return self.processor(images=image, return_tensors="pt", input_data_format="channels_last"), image.size
 
+    def batch_key(self, item):
+        """Pictures share a pass when the processor made tensors of one shape for them (no padding, so
+        each comes out as it would alone)."""
+        return tensor_shapes(item[0])
+
     def forward(self, batch, **_):
-        (encoded, size), = batch
-        return [(self.model(**self.on_device(encoded)), size)]
+        outputs = self.model(**self.on_device(stack([encoded for encoded, _ in batch])))
+        return list(zip(split_output(outputs, len(batch)), (size for _, size in batch)))
 
     def on_device(self, encoded):
         """Processor output moved to the model's device, pictures in the model's dtype."""
@@ -93,3 +99,33 @@ class VisionTask(Task):
         if path.suffix.lower() in (".jpg", ".jpeg") and picture.mode not in ("RGB", "L"):
             picture = picture.convert("RGB")
         picture.save(path)
+
+
+def tensor_shapes(encoded) -> tuple:
+    """The names and shapes of a processor's tensors (items with equal shapes can be stacked)."""
+    return tuple((name, tuple(value.shape)) for name, value in encoded.items() if hasattr(value, "shape"))
+
+
+def stack(encodings: list):
+    """Processor outputs of one item each, as one batch (their tensors concatenated along the first axis)."""
+    import torch
+    from transformers import BatchFeature
+
+    if len(encodings) == 1:
+        return encodings[0]
+    return BatchFeature({name: torch.cat([e[name] for e in encodings]) for name in encodings[0]})
+
+
+def split_output(outputs, count: int) -> list:
+    """A batched model output as one output per item (each tensor cut to that item's row)."""
+    import torch
+
+    if count == 1:
+        return [outputs]
+    return [
+        type(outputs)(**{
+            name: value[i : i + 1] if isinstance(value, torch.Tensor) and value.shape[:1] == (count,) else value
+            for name, value in outputs.items()
+        })
+        for i in range(count)
+    ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
-from ..task import Task
+from ..task import Step, Task
 
 SAMPLING_RATE = 16_000
 FORMATS = ("txt", "srt", "vtt")
@@ -115,8 +115,9 @@ class AutomaticSpeechRecognition(Task):
                 min=1, limit="beams",
             ),
             Param(
-                "batch_size", int, 1, "transformers backend: decode this many overlapping 30 s chunks at once", min=1,
-                limit="batch",
+                "batch_size", int, 1, "transformers backend: over 1, decode audio over 30 s as overlapping 30 s chunks, "
+                "several at once (with other calls' chunks) instead of one window after the other", min=1,
+                limit="batch", stage="preprocess",
             ),
             Param("max_new_tokens", int, None, "most tokens decoded per 30 s window", min=1, max=448),
         ),
@@ -164,16 +165,55 @@ class AutomaticSpeechRecognition(Task):
             device=self.device,
         )
 
+    max_batch_size = 8  # 30 s chunks per pass, from any calls (chunked mode)
+
+    def plan(self, inputs, params, emit=None):
+        """One pass for the whole clip (Whisper's own long-form decoding, window after window), or, with
+        batch_size > 1 on the transformers backend, overlapping 30 s chunks scheduled and batched on
+        their own (with other calls' chunks) and stitched where their tokens agree."""
+        audio = self.preprocess(inputs, **params)
+        if self.backend != "transformers" or params["batch_size"] <= 1 or len(audio) <= 30 * SAMPLING_RATE:
+            (result,) = yield Step([("whole", audio)])
+            return self.postprocess(result, **params)
+        pre, _, post = self.pipe._sanitize_parameters(
+            chunk_length_s=30, stride_length_s=5, ignore_warning=True, **self._pipeline_options(**params)
+        )
+        chunks = [("chunk", c) for c in self.pipe.preprocess({"raw": audio, "sampling_rate": SAMPLING_RATE}, **pre)]
+        outputs = yield Step(chunks)
+        output = self.pipe.postprocess(outputs, **post)
+        result = self._result(output, params.get("language"))
+        result["duration"] = len(audio) / SAMPLING_RATE
+        return self.postprocess(result, **params)
+
     def preprocess(self, inputs, **_):
         from ..media.audio import load_audio
 
         audio, _ = load_audio(inputs["audio"], SAMPLING_RATE)
         return audio
 
-    def forward(self, batch, **params):
-        return [self.transcribe(audio, **params) for audio in batch]
+    def batch_key(self, item):
+        kind, value = item
+        return (kind, object()) if kind == "whole" else (kind, tuple(value["input_features"].shape))
 
-    def transcribe(self, audio, timestamps="segment", language=None, translate=False, beam_size=None, batch_size=1,
+    def forward(self, batch, **params):
+        if batch[0][0] == "whole":
+            return [self.transcribe(audio, **params) for _, audio in batch]
+        import torch
+
+        chunks = [chunk for _, chunk in batch]
+        collated = {
+            name: torch.cat([c[name] for c in chunks]) if isinstance(chunks[0][name], torch.Tensor) else [c[name] for c in chunks]
+            for name in chunks[0]
+        }
+        _, forward_params, _ = self.pipe._sanitize_parameters(**self._pipeline_options(**params))
+        out = self.pipe._forward(collated, **forward_params)
+        return [
+            {name: value[i : i + 1] if isinstance(value, torch.Tensor) else value[i] if isinstance(value, list) else value
+             for name, value in out.items()}
+            for i in range(len(chunks))
+        ]
+
+    def transcribe(self, audio, timestamps="segment", language=None, translate=False, beam_size=None,
                    max_new_tokens=None):
         """One clip's text and timed chunks, by the model's backend."""
         words = timestamps == "word"
@@ -185,11 +225,15 @@ class AutomaticSpeechRecognition(Task):
                 beam_size=beam_size, max_new_tokens=max_new_tokens,
             )
         else:
-            result = self._transformers(audio, words, language, translate, beam_size, batch_size, max_new_tokens)
+            options = self._pipeline_options(timestamps, language, translate, beam_size, max_new_tokens)
+            output = self.pipe({"raw": audio, "sampling_rate": SAMPLING_RATE}, **options)
+            result = self._result(output, language)
         result["duration"] = len(audio) / SAMPLING_RATE
         return result
 
-    def _transformers(self, audio, words, language, translate, beam_size, batch_size, max_new_tokens) -> dict:
+    def _pipeline_options(self, timestamps="segment", language=None, translate=False, beam_size=None,
+                          max_new_tokens=None, **_) -> dict[str, Any]:
+        """The transformers pipeline's options for these parameters."""
         from ..backends.faster_whisper import language_code
 
         code = language_code(language) if language else None
@@ -208,12 +252,14 @@ class AutomaticSpeechRecognition(Task):
             generate["num_beams"] = beam_size
         if max_new_tokens:
             generate["max_new_tokens"] = max_new_tokens
-        options: dict[str, Any] = {"return_timestamps": "word" if words else True, "generate_kwargs": generate}
-        if batch_size > 1 and len(audio) > 30 * SAMPLING_RATE:
-            options.update(chunk_length_s=30, stride_length_s=5, batch_size=batch_size, ignore_warning=True)
-        output = self.pipe({"raw": audio, "sampling_rate": SAMPLING_RATE}, **options)
+        return {"return_timestamps": "word" if timestamps == "word" else True, "generate_kwargs": generate}
+
+    @staticmethod
+    def _result(output: dict, language: str | None) -> dict:
+        from ..backends.faster_whisper import language_code
+
         chunks = [{"text": c["text"], "timestamp": list(c["timestamp"])} for c in output.get("chunks", [])]
-        return {"text": output["text"].strip(), "chunks": chunks, "language": code}
+        return {"text": output["text"].strip(), "chunks": chunks, "language": language_code(language) if language else None}
 
     def postprocess(self, result, format=None, **_) -> Transcript:
         transcript = Transcript(text=result["text"], chunks=tidy_chunks(result["chunks"], result["duration"]))

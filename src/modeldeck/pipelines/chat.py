@@ -20,6 +20,7 @@ from ..spec import Input, TaskSpec, check_text
 from ..task import Streaming, Task
 
 ROLES = ("system", "user", "assistant")
+DEFAULT_REPLY_TOKENS = 1024
 
 
 def as_conversation(value: Any) -> list[dict[str, str]]:
@@ -32,6 +33,9 @@ def as_conversation(value: Any) -> list[dict[str, str]]:
         raise InvalidInput(
             "The conversation is empty.", 'Give a message, or a list of {"role": ..., "content": ...} turns.'
         )
+    from ..limits import check_conversation
+
+    check_conversation(value)  # turns and characters under their caps, before any turn is looked at
     turns = []
     for i, turn in enumerate(value):
         if isinstance(turn, str):  # bare strings alternate user / assistant, ending with the user
@@ -68,6 +72,8 @@ class Chat(Streaming, Task):
         examples=({"messages": "My friends are cool but they eat too many carbs."},),
     )
 
+    max_batch_size = 16  # greedy and beam replies with equal settings share a padded generate() call
+
     def load(self) -> None:
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -79,10 +85,8 @@ class Chat(Streaming, Task):
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         self.model = load_model(cls, self.model_path, self.device)
         self.window = gen.model_window(self.model, self.tokenizer)
-        generation = self.model.generation_config
-        eos = generation.eos_token_id if generation.eos_token_id is not None else self.tokenizer.eos_token_id
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else generation.pad_token_id
-        self.pad_token_id = pad if pad is not None else (eos[0] if isinstance(eos, list) else eos)
+        self.pad_token_id = gen.pad_token_id(self.tokenizer, self.model.generation_config)
+        self.ends = gen.end_ids(self.tokenizer, self.model.generation_config)
 
     @classmethod
     def check(cls, inputs, params) -> None:
@@ -106,26 +110,25 @@ class Chat(Streaming, Task):
             ids += tokenizer(turn["content"], add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
         return ids
 
+    def count_tokens(self, value, special=False) -> int:
+        if isinstance(value, list):  # a conversation, as the model reads it
+            return len(self.encode(as_conversation(value)))
+        return super().count_tokens(value, special)
+
     def fit(self, turns: list[dict[str, str]], room: int) -> tuple[list[int], int]:
         """The ids of the latest turns that fit in ``room`` tokens, and how many turns were dropped."""
-        system = turns[:1] if turns[0]["role"] == "system" else []
-        history = turns[len(system) :]
-        for dropped in range(len(history)):
-            kept = history[dropped:]
-            if kept[0]["role"] != "user":  # a conversation restarts with the user
-                continue
-            ids = self.encode(system + kept)
-            if len(ids) <= room:
-                return ids, dropped
-        length = len(self.encode(system + history[-1:]))
-        raise InvalidInput(
-            f"The message is {length} tokens with the chat format; {self.model_id} reads at most {room}.",
-            "Send a shorter message.",
-        )
+        from ..conversation import MessageTooLong, fit_turns
+        from ..generation import text_tokens
+
+        try:
+            return fit_turns(turns, self.encode, text_tokens(self.tokenizer), room)
+        except MessageTooLong as e:
+            raise InvalidInput(
+                f"The message is {e.tokens} tokens with the chat format; {self.model_id} reads at most {room}.",
+                "Send a shorter message.",
+            ) from None
 
     def preprocess(self, inputs, max_new_tokens=None, **_):
-        import torch
-
         turns = inputs["messages"]
         # Encoder-decoder models read the conversation in the encoder; decoder-only ones need room to reply.
         reply_room = 0 if self.seq2seq else (max_new_tokens or min(256, self.window // 4))
@@ -133,34 +136,51 @@ class Chat(Streaming, Task):
             raise InvalidInput(
                 f"max_new_tokens is {reply_room}, but {self.model_id} reads at most {self.window} tokens in all.",
                 f"Use --max-new-tokens {self.window // 2} or less, leaving room for the conversation.",
+                param="max_new_tokens",
             )
         ids, dropped = self.fit(turns, self.window - reply_room)
         if dropped:
             gen.notice(f"Dropped the {dropped} oldest turn(s) to fit {self.model_id}'s {self.window}-token window.")
-        input_ids = torch.tensor([ids])
-        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "room": self.window - len(ids)}
+        room = self.window - len(ids)
+        # A decoder-only reply is cut at the window, and (unless asked for more) at 1024 tokens, so that
+        # replies to conversations of different lengths can share a pass.
+        limit = None if self.seq2seq else min(max_new_tokens or DEFAULT_REPLY_TOKENS, room)
+        return {"ids": ids, "max_new_tokens": limit}
 
-    def _generate_kwargs(self, x, params) -> dict:
+    def batch_key(self, x):
+        return x["max_new_tokens"]
+
+    def cost(self, x) -> int:
+        return len(x["ids"]) + (x["max_new_tokens"] or 0)
+
+    def can_batch(self, params) -> bool:
+        return not gen.sampling_on(params)
+
+    def _kwargs(self, x, params) -> dict:
         kwargs = gen.decoding_kwargs(params)
         floor = self.model.generation_config.min_length or 0
         if kwargs.get("max_new_tokens") is not None and floor > kwargs["max_new_tokens"]:
             kwargs["min_length"] = 0  # the user asked for a shorter reply than the model's usual minimum
-        if not self.seq2seq:
-            kwargs["max_new_tokens"] = min(kwargs.get("max_new_tokens") or x["room"], x["room"])
-        return {
-            "input_ids": x["input_ids"].to(self.device), "attention_mask": x["attention_mask"].to(self.device),
-            "pad_token_id": self.pad_token_id, **kwargs,
-        }
+        if x["max_new_tokens"] is not None:
+            kwargs["max_new_tokens"] = x["max_new_tokens"]
+        kwargs["pad_token_id"] = self.pad_token_id
+        return gen.own_draws(kwargs, self.model.generation_config, params.get("seed"))
 
-    def _reply(self, x, out):
-        return out[0] if self.seq2seq else out[0, x["input_ids"].shape[1] :]
+    def _reply(self, x, sequence: list[int]) -> list[int]:
+        return sequence if self.seq2seq else sequence[len(x["ids"]) :]
 
     def forward(self, batch, **params):
-        (x,) = batch
-        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
-            return [self._reply(x, self.model.generate(**self._generate_kwargs(x, params)))]
+        kwargs = self._kwargs(batch[0], params)
+        with gen.drawing(kwargs, params.get("seed")):  # beam sampling only
+            sequences = gen.generate_batch(
+                self.model, [x["ids"] for x in batch], kwargs, pad=self.pad_token_id, ends=self.ends,
+                decoder_only=not self.seq2seq, device=self.device,
+            )
+        return [self._reply(x, sequence) for x, sequence in zip(batch, sequences)]
 
     def forward_stream(self, x, emit, **params):
+        import torch
+
         started = False
 
         def emit_stripped(piece: str) -> None:  # the reply is stripped, so its pieces are too
@@ -172,10 +192,13 @@ class Chat(Streaming, Task):
                 emit(piece)
 
         decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
-        prompt = [] if self.seq2seq else x["input_ids"][0].tolist()
-        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
-            out = gen.stream_generate(self.model.generate, decode, prompt, emit_stripped, **self._generate_kwargs(x, params))
-        return self._reply(x, out)
+        prompt = [] if self.seq2seq else x["ids"]
+        kwargs = self._kwargs(x, params)
+        ids = torch.tensor([x["ids"]], device=self.device)
+        with gen.drawing(kwargs, params.get("seed")):
+            out = gen.stream_generate(self.model.generate, decode, prompt, emit_stripped, input_ids=ids,
+                                      attention_mask=torch.ones_like(ids), **kwargs)
+        return self._reply(x, out[0].tolist())
 
     def postprocess(self, reply, **_):
         return {"role": "assistant", "content": self.tokenizer.decode(reply, skip_special_tokens=True).strip()}

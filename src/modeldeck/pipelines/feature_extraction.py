@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..spec import Input, Param, TaskSpec
-from ..task import Task
+from ..task import Task, count_with
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -37,6 +37,9 @@ class SentenceEmbedding(Task):
                     f"their embeddings cover the first {window} tokens only. Split long texts to embed all of them."
                 )
         return pieces
+
+    def count_tokens(self, value, special=False) -> int:
+        return count_with(getattr(self.model, "tokenizer", None), value, special)
 
     def cost(self, item) -> int:
         from ..backends.sentence_transformers import token_count

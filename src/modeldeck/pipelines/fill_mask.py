@@ -47,10 +47,12 @@ class FillMask(Task):
 
     def preprocess(self, inputs, **_):
         encoded = encode_to_fit(self.tokenizer, inputs["text"], self.window, self.model_id)
-        if self.tokenizer.mask_token_id not in encoded["input_ids"]:
+        kept, given = encoded["input_ids"].count(self.tokenizer.mask_token_id), inputs["text"].count(self.tokenizer.mask_token)
+        if kept < given:  # any mask cut off is an error, not a note: its answer would be missing
+            which = "The mask token is" if given == 1 else f"{given - kept} of the {given} mask tokens are"
             raise InvalidInput(
-                f"The mask token is past the first {self.window} tokens, all {self.model_id} reads.",
-                "Cut the text so the mask comes earlier.",
+                f"{which} past the first {self.window} tokens, all {self.model_id} reads.",
+                "Cut the text so every mask comes earlier.",
             )
         return encoded
 
@@ -72,6 +74,9 @@ class FillMask(Task):
 
     def postprocess(self, outputs, top_k=5, **_):
         input_ids, positions, logits = outputs
+        from ..limits import at_most
+
+        top_k = at_most(top_k, logits.shape[-1], "top_k", "tokens in the vocabulary")
         results = []
         for position, row in zip(positions, logits):
             probs = row.softmax(-1)

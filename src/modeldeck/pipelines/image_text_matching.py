@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec, check_text
+from ..task import Step
 from ._vision import DOWNSCALE, VisionTask
 
 
@@ -79,57 +80,67 @@ class ImageTextMatching(VisionTask):
         # name images by their file path where they were given one, else by position (0-based)
         inputs["refs"] = [image.info.get("source", i) for i, image in enumerate(refs)]
 
-    def preprocess(self, inputs, **_):
-        tokens = self.processor.tokenizer(
-            inputs["text"], padding=True, truncation=True, max_length=self.text_limit(), return_tensors="pt"
-        )
+    max_batch_size = 64  # pictures, or text-picture pairs, per pass (pairs in batch_size slices)
+
+    def plan(self, inputs, params, emit=None):
+        """Each picture encoded once (batched with other calls' pictures), then each (text, picture) pair
+        scored by the matching head (batched with other calls' pairs)."""
+        from ..cuts import tell_cuts
+
+        texts, refs = inputs["text"], inputs["refs"]
+        tell_cuts(self.processor.tokenizer, texts, self.text_limit(), "text", self.model_id)
+        tokens = self.processor.tokenizer(texts, truncation=True, max_length=self.text_limit())
         pixels = self.processor.image_processor(images=inputs["image"], return_tensors="pt").pixel_values
-        return {
-            "input_ids": tokens.input_ids,
-            "attention_mask": tokens.attention_mask,
-            "pixel_values": pixels,
-            "texts": inputs["text"],
-            "refs": inputs["refs"],
-        }
+        embeds = yield Step([("image", p) for p in pixels.split(1)])
+        # one side has a single item: pair it with each item of the other side
+        count = max(len(texts), len(embeds))
+        pairs = [
+            ("pair", {name: tokens[name][i if len(texts) > 1 else 0] for name in ("input_ids", "attention_mask")},
+             embeds[i if len(embeds) > 1 else 0])
+            for i in range(count)
+        ]
+        scored = yield Step(pairs)
+        cosine = [c for _, c in scored] if params["cosine"] else None
+        return self.postprocess({"scores": [m for m, _ in scored], "cosine": cosine, "texts": texts, "refs": refs})
+
+    def batch_key(self, item):
+        return item[0], tuple(item[-1].shape)
+
+    def cost(self, item) -> int:
+        return len(item[1]["input_ids"]) if item[0] == "pair" else 1
 
     def forward(self, batch, cosine=False, batch_size=16):
-        return [self.match(item, cosine, batch_size) for item in batch]
-
-    def match(self, item, cosine: bool, batch_size: int) -> dict:
-        """Match scores of one item's texts against its images (one side has a single entry)."""
         import torch
 
+        if batch[0][0] == "image":
+            pixels = torch.cat([p for _, p in batch]).to(self.device, self.model.dtype)
+            return list(self.model.vision_model(pixel_values=pixels).last_hidden_state.split(1))
+        out = []
+        for start in range(0, len(batch), batch_size):
+            out += self.match(batch[start : start + batch_size], cosine)
+        return out
+
+    def match(self, pairs: list, cosine: bool) -> list[tuple[float, float | None]]:
+        """The match probability (and cosine similarity) of each (text tokens, picture embedding) pair."""
+        import torch
+
+        from ..backends.transformers import pad_batch
+
         model = self.model
-        pixels = item["pixel_values"].to(self.device, self.model.dtype)
-        image_embeds = torch.cat([model.vision_model(pixel_values=p).last_hidden_state for p in pixels.split(batch_size)])
-        ids, mask = item["input_ids"].to(self.device), item["attention_mask"].to(self.device)
-        pairs = max(len(ids), len(image_embeds))
-        # one side has a single item: pair it with each item of the other side
-        pick_text = (lambda i: i) if len(ids) > 1 else (lambda i: 0)
-        pick_image = (lambda i: i) if len(image_embeds) > 1 else (lambda i: 0)
-        match, similarity = [], []
-        for start in range(0, pairs, batch_size):
-            index = range(start, min(pairs, start + batch_size))
-            t = torch.tensor([pick_text(i) for i in index], device=ids.device)
-            v = torch.tensor([pick_image(i) for i in index], device=ids.device)
-            embeds = image_embeds[v]
-            image_mask = torch.ones(embeds.shape[:-1], dtype=torch.long, device=embeds.device)
-            fused = model.text_encoder(
-                input_ids=ids[t], attention_mask=mask[t],
-                encoder_hidden_states=embeds, encoder_attention_mask=image_mask,
-            ).last_hidden_state
-            match.append(model.itm_head(fused[:, 0, :]).float().softmax(-1)[:, 1])
-            if cosine:
-                text_only = model.text_encoder(input_ids=ids[t], attention_mask=mask[t]).last_hidden_state
-                image_feat = torch.nn.functional.normalize(model.vision_proj(embeds[:, 0, :]).float(), dim=-1)
-                text_feat = torch.nn.functional.normalize(model.text_proj(text_only[:, 0, :]).float(), dim=-1)
-                similarity.append((image_feat * text_feat).sum(-1))
-        return {
-            "scores": torch.cat(match).tolist(),
-            "cosine": torch.cat(similarity).tolist() if cosine else None,
-            "texts": item["texts"],
-            "refs": item["refs"],
-        }
+        tokens = {k: v.to(self.device) for k, v in pad_batch(self.processor.tokenizer, [t for _, t, _ in pairs]).items()}
+        embeds = torch.cat([e for _, _, e in pairs])
+        image_mask = torch.ones(embeds.shape[:-1], dtype=torch.long, device=embeds.device)
+        fused = model.text_encoder(
+            input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"],
+            encoder_hidden_states=embeds, encoder_attention_mask=image_mask,
+        ).last_hidden_state
+        match = model.itm_head(fused[:, 0, :]).float().softmax(-1)[:, 1].tolist()
+        if not cosine:
+            return [(m, None) for m in match]
+        text_only = model.text_encoder(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
+        image_feat = torch.nn.functional.normalize(model.vision_proj(embeds[:, 0, :]).float(), dim=-1)
+        text_feat = torch.nn.functional.normalize(model.text_proj(text_only[:, 0, :]).float(), dim=-1)
+        return list(zip(match, (image_feat * text_feat).sum(-1).tolist()))
 
     def postprocess(self, out, **_) -> list[dict]:
         by_image = len(out["texts"]) == 1 and len(out["refs"]) > 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import generation as gen
 from ..spec import Input, Param, TaskSpec
 from ..task import Streaming
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, VisionTask, stack, tensor_shapes
 
 # Captioning architectures: BLIP, any vision encoder + text decoder pair, and image-text-to-text models.
 CAPTION_MODELS = (
@@ -97,9 +97,14 @@ class ImageToText(Streaming, VisionTask):
             options["num_beams"] = num_beams
         return options
 
+    max_batch_size = 8  # pictures of one size, with prompts of one length, captioned together
+
+    def batch_key(self, item):
+        return tensor_shapes(item[0])
+
     def forward(self, batch, **params):
-        ((encoded, _),) = batch
-        return [self.model.generate(**self._generate_kwargs(encoded, **params))]
+        out = self.model.generate(**self._generate_kwargs(stack([encoded for encoded, _ in batch]), **params))
+        return [out[i : i + 1] for i in range(len(batch))]
 
     def forward_stream(self, x, emit, **params):
         encoded, text = x

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
+from ..task import Step
 from ._vision import DOWNSCALE, VisionTask
 
 FOREGROUND = {"1", "fg", "foreground", "+", "pos", "positive", "true", "yes"}
@@ -47,7 +48,7 @@ def _numbers(value: Any, name: str) -> list[float]:
         try:
             numbers.append(float(item))
         except (TypeError, ValueError):
-            raise InvalidInput(f"{name} must be numbers (pixel coordinates); {item!r} is not one.") from None
+            raise InvalidInput(f"{name} must be numbers (pixel coordinates); {item!r} is not one.", param=name) from None
     return numbers
 
 
@@ -77,11 +78,13 @@ class MaskGeneration(VisionTask):
                 "points_per_side", int, 16, "no prompt: a grid of this many points per side", min=1, stage="preprocess",
                 limit="grid",
             ),
-            Param("points_per_batch", int, 64, "no prompt: grid points decoded per batch", min=1, limit="batch"),
+            Param("points_per_batch", int, 64, "no prompt: grid points decoded per batch", min=1, limit="batch",
+                  stage="preprocess"),
             Param("pred_iou_thresh", float, 0.88, "no prompt: keep masks with predicted IoU at least this", min=0, max=1),
             Param("stability_score_thresh", float, 0.95, "no prompt: keep masks at least this stable", min=0, max=1),
             Param(
-                "nms_thresh", float, 0.7, "no prompt: drop masks overlapping a better one more than this (IoU)", min=0, max=1
+                "nms_thresh", float, 0.7, "no prompt: drop masks overlapping a better one more than this (IoU)", min=0,
+                max=1, stage="postprocess",
             ),
             DOWNSCALE,
         ),
@@ -103,37 +106,42 @@ class MaskGeneration(VisionTask):
     # -- prompts ---------------------------------------------------------------------------------
 
     def validate(self, inputs, params) -> None:
+        for name, example in (("points", "450,300"), ("boxes", "75,275,1725,850")):
+            given = params[name]
+            if given not in (None, [], ()) and not _numbers(given, name):  # [''] is no prompt, not "segment everything"
+                raise InvalidInput(f"{name} is empty: {given!r} holds no coordinates.",
+                                   f"Give pixel coordinates (e.g. --{name} {example}), or leave {name} out to segment "
+                                   "everything.", param='points')
         coords = _numbers(params["points"], "points")
         if len(coords) % 2:
-            raise InvalidInput(f"points must come in x,y pairs; got {len(coords)} numbers.", "Example: --points 450,300")
+            raise InvalidInput(f"points must come in x,y pairs; got {len(coords)} numbers.", "Example: --points 450,300",
+                               param="points")
         points = [coords[i : i + 2] for i in range(0, len(coords), 2)]
         labels = self._labels(params["point_labels"], len(points))
         flat = _numbers(params["boxes"], "boxes")
         if len(flat) % 4:
             raise InvalidInput(
-                f"boxes must come as xmin,ymin,xmax,ymax; got {len(flat)} numbers.", "Example: --boxes 75,275,1725,850"
+                f"boxes must come as xmin,ymin,xmax,ymax; got {len(flat)} numbers.", "Example: --boxes 75,275,1725,850",
+                param="boxes",
             )
         boxes = [flat[i : i + 4] for i in range(0, len(flat), 4)]
         if points and len(boxes) > 1:
             raise InvalidInput(
                 "Points go with at most one box (they describe the same object).",
-                "Give several boxes alone, or points with one box.",
-            )
+                "Give several boxes alone, or points with one box.", param='boxes')
         super().validate(inputs, params)
         width, height = inputs["image"].size
         for x, y in points:
             if not (0 <= x < width and 0 <= y < height):
                 raise InvalidInput(
                     f"The point ({x:g}, {y:g}) is outside the {width}x{height} image.",
-                    f"Points are x,y in pixels: x from 0 to {width - 1}, y from 0 to {height - 1}.",
-                )
+                    f"Points are x,y in pixels: x from 0 to {width - 1}, y from 0 to {height - 1}.", param='points')
         for xmin, ymin, xmax, ymax in boxes:
             if not (0 <= xmin < xmax <= width and 0 <= ymin < ymax <= height):
                 raise InvalidInput(
                     f"The box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) is not inside the {width}x{height} image "
                     "with xmin < xmax and ymin < ymax.",
-                    "Boxes are xmin,ymin,xmax,ymax in pixels.",
-                )
+                    "Boxes are xmin,ymin,xmax,ymax in pixels.", param='boxes')
         params["points"], params["point_labels"], params["boxes"] = points, labels, boxes
 
     @staticmethod
@@ -150,11 +158,11 @@ class MaskGeneration(VisionTask):
             elif key in BACKGROUND:
                 labels.append(0)
             else:
-                raise InvalidInput(f"point label {word!r} is neither foreground (1) nor background (0).")
+                raise InvalidInput(f"point label {word!r} is neither foreground (1) nor background (0).", param='point_labels')
         if not count:
-            raise InvalidInput("point_labels were given without points.", "Give the points with --points x,y.")
+            raise InvalidInput("point_labels were given without points.", "Give the points with --points x,y.", param='point_labels')
         if len(labels) != count:
-            raise InvalidInput(f"{len(labels)} point labels for {count} points: give one label per point.")
+            raise InvalidInput(f"{len(labels)} point labels for {count} points: give one label per point.", param='point_labels')
         return labels
 
     # -- running ---------------------------------------------------------------------------------
@@ -175,49 +183,72 @@ class MaskGeneration(VisionTask):
             prompt["input_points"] = [grid]
         return automatic, self.processor(images=image, return_tensors="pt", **prompt)
 
-    def forward(self, batch, **params):
-        ((automatic, encoded),) = batch
-        return [self.segment(automatic, self.on_device(encoded), **params)]
-
-    def segment(self, automatic, encoded, multimask=True, points_per_batch=64, pred_iou_thresh=0.88,
-                stability_score_thresh=0.95, nms_thresh=0.7):
-        """Masks for the prompts, or (automatic) for a grid of points, on one image."""
+    def plan(self, inputs, params, emit=None):
+        """Prompted: one pass. Automatic: the image embedding (batched with other calls' pictures), then
+        the grid's point batches, each scheduled on its own (so other calls go between them), then the
+        masks kept overall (mask NMS) here."""
         import torch
 
-        if "input_points" in encoded:
-            encoded["input_points"] = encoded["input_points"].to(self.model.dtype)
-        if "input_boxes" in encoded:
-            encoded["input_boxes"] = encoded["input_boxes"].to(self.model.dtype)
+        automatic, encoded = self.preprocess(inputs, **params)
         sizes = {"original_sizes": encoded.pop("original_sizes"), "reshaped_input_sizes": encoded.pop("reshaped_input_sizes")}
         if not automatic:
-            out = self.model(**encoded, multimask_output=multimask)
-            masks = self.processor.image_processor.post_process_masks(
-                out.pred_masks.float().cpu(), sizes["original_sizes"].cpu(), sizes["reshaped_input_sizes"].cpu()
-            )[0]
-            return {"masks": masks, "scores": out.iou_scores[0].float().cpu(), "boxes": encoded.get("input_boxes")}
-
-        embeddings = self.model.get_image_embeddings(encoded["pixel_values"])
+            (out,) = yield Step([("prompted", encoded, sizes)])
+            return self.postprocess(out, **params)
+        (embedding,) = yield Step([("embed", encoded["pixel_values"], None)])
         grid = encoded["input_points"]  # (1, N, 1, 2)
-        kept_logits, kept_scores = [], []
-        for start in range(0, grid.shape[1], points_per_batch):
-            batch = grid[:, start : start + points_per_batch]
-            labels = torch.ones(batch.shape[:3], dtype=torch.long, device=batch.device)
-            out = self.model(
-                image_embeddings=embeddings, input_points=batch, input_labels=labels, multimask_output=True
-            )
-            logits = out.pred_masks[0].flatten(0, 1).float()  # (b*3, h, w), low resolution
-            scores = out.iou_scores[0].flatten().float()
-            keep = scores >= pred_iou_thresh
-            if stability_score_thresh > 0:
-                keep &= stability(logits) >= stability_score_thresh
-            keep &= (logits > 0).flatten(1).any(1)
-            kept_logits.append(logits[keep])
-            kept_scores.append(scores[keep])
-        logits, scores = torch.cat(kept_logits), torch.cat(kept_scores)
-        logits, scores = self._valid_region(logits, sizes), scores
-        order = mask_nms(logits > 0, scores, nms_thresh)
+        step = params["points_per_batch"]
+        kept = yield Step([("points", embedding, grid[:, start : start + step]) for start in range(0, grid.shape[1], step)])
+        logits = self._valid_region(torch.cat([k[0] for k in kept]), sizes)
+        scores = torch.cat([k[1] for k in kept])
+        order = mask_nms(logits > 0, scores, params["nms_thresh"])
         # still low resolution: postprocess upscales one mask at a time, so big images stay affordable
-        return {"logits": logits[order].cpu(), "scores": scores[order].cpu(), "size": tuple(sizes["original_sizes"][0].tolist())}
+        size = tuple(sizes["original_sizes"][0].tolist())
+        return self.postprocess({"logits": logits[order], "scores": scores[order], "size": size}, **params)
+
+    def batch_key(self, item):
+        kind, value, _ = item
+        if kind == "embed":  # pictures are padded to one size by SAM's processor: they stack
+            return kind, tuple(value.shape)
+        return kind, object()  # prompts and point batches run one at a time
+
+    def forward(self, batch, multimask=True, pred_iou_thresh=0.88, stability_score_thresh=0.95, **_):
+        import torch
+
+        kind = batch[0][0]
+        if kind == "embed":
+            pixels = torch.cat([value for _, value, _ in batch]).to(self.device, self.model.dtype)
+            return list(self.model.get_image_embeddings(pixels).split(1))
+        ((_, value, extra),) = batch
+        if kind == "prompted":
+            return [self.prompted(value, extra, multimask)]
+        return [self.grid_masks(value, extra, pred_iou_thresh, stability_score_thresh)]
+
+    def prompted(self, encoded, sizes, multimask: bool) -> dict:
+        """Candidate masks for the prompts, at the image's size."""
+        encoded = self.on_device(encoded)
+        for name in ("input_points", "input_boxes"):
+            if name in encoded:
+                encoded[name] = encoded[name].to(self.model.dtype)
+        out = self.model(**encoded, multimask_output=multimask)
+        masks = self.processor.image_processor.post_process_masks(
+            out.pred_masks.float().cpu(), sizes["original_sizes"].cpu(), sizes["reshaped_input_sizes"].cpu()
+        )[0]
+        return {"masks": masks, "scores": out.iou_scores[0].float().cpu(), "boxes": encoded.get("input_boxes")}
+
+    def grid_masks(self, embedding, points, pred_iou_thresh: float, stability_score_thresh: float):
+        """Low-resolution masks for a batch of single-point prompts, those kept by predicted IoU and stability."""
+        import torch
+
+        points = points.to(self.device, self.model.dtype)
+        labels = torch.ones(points.shape[:3], dtype=torch.long, device=points.device)
+        out = self.model(image_embeddings=embedding, input_points=points, input_labels=labels, multimask_output=True)
+        logits = out.pred_masks[0].flatten(0, 1).float()  # (b*3, h, w), low resolution
+        scores = out.iou_scores[0].flatten().float()
+        keep = scores >= pred_iou_thresh
+        if stability_score_thresh > 0:
+            keep &= stability(logits) >= stability_score_thresh
+        keep &= (logits > 0).flatten(1).any(1)
+        return logits[keep].cpu(), scores[keep].cpu()
 
     def _valid_region(self, logits, sizes):
         """Low-resolution masks cut to the part that covers the image (SAM pads to a square)."""

@@ -10,9 +10,9 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, about
 from ..spec import Input, Param, TaskSpec, check_text
-from ..task import Task
+from ..task import Parts, Task
 
 
 class QuestionAnswering(Task):
@@ -42,6 +42,7 @@ class QuestionAnswering(Task):
         aliases=("qa",),
         examples=({"question": "Where do I live?", "context": "My name is Wolfgang and I live in Berlin."},),
     )
+    max_batch_size = 16  # windows per pass, from any calls
 
     def load(self) -> None:
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -65,36 +66,40 @@ class QuestionAnswering(Task):
         for name in ("question", "context"):
             value = inputs.get(name)
             if not isinstance(value, str):
-                raise InvalidInput(f"{name!r} must be text, not {type(value).__name__}.")
-            check_text(value, name)
+                raise InvalidInput(f"{name!r} must be text, not {type(value).__name__}.", param=name)
+            with about(name):
+                check_text(value, name)
         if not inputs["context"].strip():
-            raise InvalidInput("The context is empty: give the text the answer should come from.")
+            raise InvalidInput("The context is empty: give the text the answer should come from.", param="context")
         if not inputs["question"].strip():
-            raise InvalidInput("The question is empty: ask something about the context.")
+            raise InvalidInput("The question is empty: ask something about the context.", param="question")
 
     def validate(self, inputs, params) -> None:
         for name in ("top_k", "max_answer_len", "max_seq_len", "max_question_len"):
             if params[name] < 1:
-                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.")
+                raise InvalidInput(f"{name} must be at least 1, not {params[name]}.", param=name)
         if params["max_seq_len"] > self.window:
             raise InvalidInput(
                 f"max_seq_len is {params['max_seq_len']}, but {self.model_id} reads at most {self.window} tokens.",
-                f"Use --max-seq-len {self.window} or less.",
+                f"Use --max-seq-len {self.window} or less.", param="max_seq_len",
             )
         if not 0 <= params["doc_stride"] < params["max_seq_len"]:
             raise InvalidInput(
                 f"doc_stride ({params['doc_stride']}) must be 0 or more and less than max_seq_len ({params['max_seq_len']}).",
-                "The default, 128 with max_seq_len 384, suits most models.",
+                "The default, 128 with max_seq_len 384, suits most models.", param="doc_stride",
             )
 
-    def preprocess(self, inputs, max_seq_len=384, doc_stride=128, max_question_len=64, **_):
+    def preprocess(self, inputs, max_seq_len=384, doc_stride=128, max_question_len=64, **_) -> Parts:
+        """The question with each window of the context: one part per window, each run on its own."""
+        import torch
+
         tokenizer = self.tokenizer
         question, context = inputs["question"], inputs["context"]
         question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
         if question_tokens > max_question_len:
             raise InvalidInput(
                 f"The question is {question_tokens} tokens; at most {max_question_len} are allowed.",
-                "Ask a shorter question, or raise --max-question-len.",
+                "Ask a shorter question, or raise --max-question-len.", param="question",
             )
         room = max_seq_len - question_tokens - tokenizer.num_special_tokens_to_add(pair=True)
         if room < 1:
@@ -111,70 +116,74 @@ class QuestionAnswering(Task):
             truncation="only_second" if question_first else "only_first",
             max_length=max_seq_len,
             stride=stride,
-            padding="longest",
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
-            return_tensors="pt",
         )
         context_index = 1 if question_first else 0
-        import torch
-
-        in_context, allowed = [], []
-        for span in range(encoded["input_ids"].shape[0]):
-            ids = encoded["input_ids"][span]
+        names = [n for n in tokenizer.model_input_names if n in encoded]
+        windows = Parts()
+        for span in range(len(encoded["input_ids"])):
+            ids = torch.tensor(encoded["input_ids"][span])
             inside = torch.tensor([s == context_index for s in encoded.sequence_ids(span)])
-            in_context.append(inside)
             # Where the start/end softmax may put weight: the context, plus the CLS token ("no answer").
-            mask = inside.clone()
+            allowed = inside.clone()
             if tokenizer.cls_token_id is not None:
-                mask |= ids == tokenizer.cls_token_id
-            allowed.append(mask & encoded["attention_mask"][span].bool())
-        return {"context": context, "encoded": encoded, "allowed": torch.stack(allowed), "in_context": torch.stack(in_context)}
+                allowed |= ids == tokenizer.cls_token_id
+            windows.append({
+                "tokens": {n: encoded[n][span] for n in names}, "context": context, "allowed": allowed,
+                "in_context": inside, "offsets": encoded["offset_mapping"][span],
+            })
+        return windows
+
+    def cost(self, window) -> int:
+        return len(window["tokens"]["input_ids"])
 
     def forward(self, batch):
-        import torch
+        from ..backends.transformers import pad_batch
 
-        (x,) = batch
-        names = [n for n in self.tokenizer.model_input_names if n in x["encoded"]]
-        starts, ends = [], []
-        total = x["encoded"]["input_ids"].shape[0]
-        for first in range(0, total, 16):
-            windows = {n: x["encoded"][n][first : first + 16].to(self.device) for n in names}
-            out = self.model(**windows)
-            starts.append(out.start_logits.float().cpu())
-            ends.append(out.end_logits.float().cpu())
-        return [(x, torch.cat(starts), torch.cat(ends))]
+        encoded = {n: v.to(self.device) for n, v in pad_batch(self.tokenizer, [w["tokens"] for w in batch]).items()}
+        out = self.model(**encoded)
+        starts, ends = out.start_logits.float().cpu(), out.end_logits.float().cpu()
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        width = starts.shape[1]
+        outputs = []
+        for row, window in enumerate(batch):
+            n = len(window["tokens"]["input_ids"])
+            cut = slice(width - n, width) if left else slice(0, n)
+            outputs.append((window, starts[row, cut], ends[row, cut]))
+        return outputs
 
     def postprocess(self, outputs, top_k=1, max_answer_len=15, handle_impossible_answer=False, **_):
+        """The best spans over all windows, as characters of the context."""
         import torch
 
-        x, start_logits, end_logits = outputs
-        context, encoded, allowed = x["context"], x["encoded"], x["allowed"]
         cls_id = self.tokenizer.cls_token_id
         best: dict[tuple[int, int], float] = {}
         null_score = 1.0
-        for span in range(start_logits.shape[0]):
-            mask = allowed[span]
-            start = start_logits[span].masked_fill(~mask, -10000.0).softmax(-1)
-            end = end_logits[span].masked_fill(~mask, -10000.0).softmax(-1)
-            cls_positions = (encoded["input_ids"][span] == cls_id).nonzero().flatten() if cls_id is not None else []
+        context = ""
+        for window, start_logits, end_logits in outputs:
+            context = window["context"]
+            mask = window["allowed"]
+            start = start_logits.masked_fill(~mask, -10000.0).softmax(-1)
+            end = end_logits.masked_fill(~mask, -10000.0).softmax(-1)
+            ids = torch.tensor(window["tokens"]["input_ids"])
+            cls_positions = (ids == cls_id).nonzero().flatten() if cls_id is not None else []
             for position in cls_positions:
                 null_score = min(null_score, float(start[position] * end[position]))
                 start[position] = end[position] = 0.0
             # Every (start, end) pair with start <= end < start + max_answer_len, both in the context.
             pairs = torch.triu(torch.outer(start, end)).tril(max_answer_len - 1)
-            inside = x["in_context"][span].float()
+            inside = window["in_context"].float()
             pairs = pairs * inside[:, None] * inside[None, :]
             flat = pairs.flatten()
             k = min(top_k, int((flat > 0).sum()))
             if k == 0:
                 continue
             scores, indices = flat.topk(k)
-            offsets = encoded["offset_mapping"][span]
+            offsets = window["offsets"]
             for score, index in zip(scores.tolist(), indices.tolist()):
                 s, e = divmod(index, pairs.shape[1])
-                char_start, char_end = int(offsets[s][0]), int(offsets[e][1])
-                key = (char_start, char_end)
+                key = (int(offsets[s][0]), int(offsets[e][1]))
                 if score > best.get(key, -1.0):
                     best[key] = score
         answers = [

@@ -55,6 +55,9 @@ class TextClassification(Task):
             ({"label": config.id2label[i], "score": float(s)} for i, s in enumerate(scores)),
             key=lambda r: -r["score"],
         )
+        from ..limits import at_most
+
+        top_k = at_most(top_k, len(ranked), "top_k", "labels")
         return ranked[:top_k] if top_k else ranked
 
 

@@ -7,13 +7,12 @@ it is generated (the CLI prints it live).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from .. import generation as gen
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
-from ..task import Streaming, Task
+from ..task import Step, Streaming, Task
 
 
 class TextGeneration(Streaming, Task):
@@ -34,6 +33,8 @@ class TextGeneration(Streaming, Task):
         examples=({"text": "Once upon a time,"},),
     )
 
+    max_batch_size = 16  # greedy and beam requests with equal settings share a padded generate() call
+
     def load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -48,18 +49,30 @@ class TextGeneration(Streaming, Task):
         else:
             self.model = load_model(AutoModelForCausalLM, self.model_path, self.device)
         self.window = gen.model_window(self.model, self.tokenizer)
-        config = self.model.generation_config
-        eos = config.eos_token_id if config.eos_token_id is not None else self.tokenizer.eos_token_id
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else config.pad_token_id
-        self.pad_token_id = pad if pad is not None else (eos[0] if isinstance(eos, list) else eos)
+        self.pad_token_id = gen.pad_token_id(self.tokenizer, self.model.generation_config)
+        self.ends = gen.end_ids(self.tokenizer, self.model.generation_config)
 
     def validate(self, inputs, params) -> None:
         super().validate(inputs, params)
         gen.check_decoding(params)
 
+    def plan(self, inputs, params, emit=None):
+        """The continuation; streamed, the prompt first when it is part of the result. Several sequences
+        stream as whole sequences, separated by blank lines."""
+        item = self.preprocess(inputs, **params)
+        several = params["num_return_sequences"] != 1
+        if emit is not None and params["return_full_text"] and not several:
+            emit(inputs["text"])
+        (output,) = yield Step([item], stream=emit is not None and not several)
+        results = self.postprocess(output, **params)
+        if emit is not None and several:
+            for i, result in enumerate(results):
+                emit(("\n\n" if i else "") + result["generated_text"])
+        return results
+
     def preprocess(self, inputs, max_new_tokens=50, **_):
-        encoded = self.tokenizer(inputs["text"], return_tensors="pt")
-        length = encoded["input_ids"].shape[1]
+        ids = self.tokenizer(inputs["text"])["input_ids"]
+        length = len(ids)
         if length >= self.window:
             raise InvalidInput(
                 f"The prompt is {length} tokens; {self.model_id} reads at most {self.window} tokens at once.",
@@ -71,58 +84,58 @@ class TextGeneration(Streaming, Task):
                 f"The prompt is {length} tokens and {self.model_id} reads at most {self.window}: "
                 f"generating {room} new tokens instead of {max_new_tokens}."
             )
-        return {"text": inputs["text"], "encoded": dict(encoded), "max_new_tokens": min(max_new_tokens, room)}
+        return {"text": inputs["text"], "ids": ids, "max_new_tokens": min(max_new_tokens, room)}
 
-    def _generate_kwargs(self, x: dict, params: dict) -> dict[str, Any]:
+    def batch_key(self, x):
+        return x["max_new_tokens"]
+
+    def cost(self, x) -> int:
+        return len(x["ids"]) + x["max_new_tokens"]
+
+    def can_batch(self, params) -> bool:
+        return not gen.sampling_on(params)
+
+    def _kwargs(self, x, params) -> dict[str, Any]:
         kwargs = gen.decoding_kwargs({**params, "max_new_tokens": x["max_new_tokens"]})
-        encoded = {name: value.to(self.device) for name, value in x["encoded"].items()}
-        return {**encoded, **kwargs, "pad_token_id": self.pad_token_id}
+        return gen.own_draws({**kwargs, "pad_token_id": self.pad_token_id}, self.model.generation_config, params.get("seed"))
 
     def forward(self, batch, **params):
-        (x,) = batch
         if self.fast is not None:
-            return [(x, self.fast.generate(x["encoded"]["input_ids"][0].tolist(), params, x["max_new_tokens"]))]
-        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
-            return [(x, self.model.generate(**self._generate_kwargs(x, params)))]
+            return [(x, self.fast.generate(x["ids"], params, x["max_new_tokens"]).tolist()) for x in batch]
+        kwargs = self._kwargs(batch[0], params)
+        with gen.drawing(kwargs, params.get("seed")):  # beam sampling only
+            sequences = gen.generate_batch(
+                self.model, [x["ids"] for x in batch], kwargs, pad=self.pad_token_id, ends=self.ends,
+                decoder_only=True, device=self.device,
+            )
+        count = len(sequences) // len(batch)
+        return [(x, sequences[i * count : (i + 1) * count]) for i, x in enumerate(batch)]
 
     def forward_stream(self, x, emit, **params):
-        prompt_ids = x["encoded"]["input_ids"][0].tolist()
         if self.fast is not None:
-            return x, self.fast.generate(prompt_ids, params, x["max_new_tokens"], emit=emit, decode=self._decode)
-        with gen.seeded(params.get("seed"), random=gen.sampling_on(params)):
-            sequences = gen.stream_generate(self.model.generate, self._decode, prompt_ids, emit, **self._generate_kwargs(x, params))
-        return x, sequences
+            return x, self.fast.generate(x["ids"], params, x["max_new_tokens"], emit=emit, decode=self._decode).tolist()
+        import torch
+
+        kwargs = self._kwargs(x, params)
+        ids = torch.tensor([x["ids"]], device=self.device)
+        with gen.drawing(kwargs, params.get("seed")):
+            out = gen.stream_generate(self.model.generate, self._decode, x["ids"], emit, input_ids=ids,
+                                      attention_mask=torch.ones_like(ids), **kwargs)
+        return x, out.tolist()
 
     def _decode(self, ids) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def postprocess(self, outputs, return_full_text=True, **_) -> list[dict]:
         x, sequences = outputs
-        prompt_ids = x["encoded"]["input_ids"][0].tolist()
-        prompt_text = self._decode(prompt_ids)
+        prompt_text = self._decode(x["ids"])
         results = []
-        for sequence in sequences.tolist():
+        for sequence in sequences:
             # Decode the whole sequence and cut the decoded prompt off (as transformers' pipeline does),
             # so the first new word keeps its leading space with every kind of tokenizer.
             new = self._decode(sequence)[len(prompt_text) :]
             results.append({"generated_text": (x["text"] + new) if return_full_text else new})
         return results
-
-    def stream(self, inputs: Any = None, /, **kwargs: Any) -> Iterator[str]:
-        """The generated text piece by piece; the pieces join to the ``generated_text`` of the same call.
-
-        With several return sequences, each whole sequence comes as one piece (separated by blank lines).
-        """
-        bound, params = self.spec.bind(inputs, kwargs)
-        self.check(bound, params)
-        self.validate(bound, params)
-        if params["num_return_sequences"] != 1:
-            for i, result in enumerate(self(bound, **params)):
-                yield ("\n\n" if i else "") + result["generated_text"]
-            return
-        if params["return_full_text"]:
-            yield bound["text"]
-        yield from super().stream(bound, **params)
 
 
 TASK = TextGeneration

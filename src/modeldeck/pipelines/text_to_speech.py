@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InvalidInput, MissingDependency, require
 from ..generation import seeded
-from ..spec import Input, Param, TaskSpec
+from ..spec import Info, Input, Param, TaskSpec
 from ..task import Task
 
 MAX_CHARS = 400  # longer sentences are cut at commas, then at spaces
@@ -58,6 +58,7 @@ class TextToSpeech(Task):
             Param("sentence_silence", float, 0.2, "seconds of silence between sentences", min=0, max=10, stage="postprocess"),
         ),
         aliases=("text-to-audio", "tts"),
+        infos=(Info("list_speakers", "Print the voice's speaker names and numbers (for --speaker), and exit."),),
         model_types=("vits",),  # Piper voices have no config.json and are found by their .onnx.json
         modality="audio",
         examples=({"text": "Hello! modeldeck speaks, even offline."},),
@@ -92,6 +93,18 @@ class TextToSpeech(Task):
             require("phonemizer", "phonemizer", "speech")
         self.model = load_model(VitsModel, self.model_path, self.device)
         self.sampling_rate = int(self.model.config.sampling_rate)
+
+    def list_speakers(self) -> dict[str, int]:
+        """The voice's speakers: name -> number (numbers alone where the voice names none)."""
+        if self.backend == "piper":
+            names = getattr(getattr(self.voice, "config", None), "speaker_id_map", None) or {}
+            return {str(k): int(v) for k, v in dict(names).items()}
+        count = int(self.model.config.num_speakers or 1)
+        return {str(i): i for i in range(count)} if count > 1 else {}
+
+    @classmethod
+    def render_info(cls, name: str, value) -> str:
+        return "\n".join(f"{number}  {speaker}" for speaker, number in value.items()) or "This voice has one speaker."
 
     def validate(self, inputs, params) -> None:
         from .. import limits

@@ -14,13 +14,13 @@ group (a notice says so).
 from __future__ import annotations
 
 import re
-import threading
 import warnings
 
 from .. import generation as gen
 from ..errors import InvalidInput, closest
 from ..spec import Info, Input, Param, TaskSpec
-from ..task import Streaming, Task
+from ..task import Step
+from ._seq2seq import Seq2SeqTask
 
 # Language-code token formats: (pattern of the token, code shown to users from the token).
 CODE_FORMATS = (
@@ -31,7 +31,7 @@ CODE_FORMATS = (
 MARIAN_TARGET = re.compile(r"^>>([\w-]+)<<$")
 
 
-class Translation(Streaming, Task):
+class Translation(Seq2SeqTask):
     spec = TaskSpec(
         name="translation",
         summary="Translate text (NLLB-200: 200 languages by FLORES code; Marian opus-mt pairs).",
@@ -40,7 +40,8 @@ class Translation(Streaming, Task):
         output="text",
         output_help='{"translation_text"}',
         params=(
-            Param("src_lang", str, None, "language of the text, e.g. eng_Latn (default: eng_Latn, or the model's pair)"),
+            Param("src_lang", str, None, "language of the text, e.g. eng_Latn (default: eng_Latn, or the model's pair)",
+                  stage="preprocess"),
             Param("tgt_lang", str, None, "language to translate into, e.g. fra_Latn (see --list-languages)"),
             gen.MAX_NEW_TOKENS,
             gen.NUM_BEAMS,
@@ -49,24 +50,14 @@ class Translation(Streaming, Task):
         examples=({"text": "The weather is nice today.", "tgt_lang": "fra_Latn"},),
     )
 
-    def load(self) -> None:
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-        from ..backends.ctranslate2 import load_fast, stand_in
-        from ..backends.transformers import load_model, load_processor
-
+    def load_tokenizer(self):
         with warnings.catch_warnings():
             # Marian's tokenizer suggests sacremoses (punctuation normalisation); it works without.
             warnings.filterwarnings("ignore", message=".*sacremoses")
-            self.tokenizer = load_processor(AutoTokenizer, self.model_path)
-        # runtime="ctranslate2" (or a stored conversion under "auto"): CTranslate2 generates, torch is not loaded.
-        self.fast = load_fast(self, "translator", self.tokenizer)
-        if self.fast is not None:
-            self.model = stand_in(self.model_path, self.fast.config)
-        else:
-            self.model = load_model(AutoModelForSeq2SeqLM, self.model_path, self.device)
-        self.window = gen.model_window(self.model, self.tokenizer)
-        self.lock = threading.Lock()  # src_lang lives on the shared tokenizer
+            return super().load_tokenizer()
+
+    def load(self) -> None:
+        super().load()
         specials = list(getattr(self.tokenizer, "extra_special_tokens", None) or [])
         specials += list(getattr(self.tokenizer, "additional_special_tokens", None) or [])
         self.code_tokens: dict[str, str] = {}  # code -> token
@@ -80,7 +71,6 @@ class Translation(Streaming, Task):
         self.marian_targets = sorted(
             m.group(1) for token in getattr(self.tokenizer, "encoder", {}) if (m := MARIAN_TARGET.match(token))
         )
-        self.count = gen.text_tokens(self.tokenizer)
 
     @property
     def multilingual(self) -> bool:
@@ -100,6 +90,7 @@ class Translation(Streaming, Task):
         return InvalidInput(
             f"Unknown {which} {code!r} for {self.model_id}.",
             f"{hint} 'modeldeck run translation --list-languages -m {self.model_id}' lists the {len(valid)} codes.".strip(),
+            param="src_lang" if which.startswith("source") else "tgt_lang",
         )
 
     def validate(self, inputs, params) -> None:
@@ -115,7 +106,7 @@ class Translation(Streaming, Task):
                 raise InvalidInput(
                     f"Say which language to translate into: {self.model_id} takes codes like "
                     f"{', '.join(c for c in ('fra_Latn', 'deu_Latn', 'spa_Latn', 'fr_XX', 'fr') if c in self.code_tokens) or codes[0]}.",
-                    "Give tgt_lang (CLI: --tgt-lang); --list-languages shows every code.",
+                    "Give tgt_lang (CLI: --tgt-lang); --list-languages shows every code.", param="tgt_lang",
                 )
             if tgt not in self.code_tokens:
                 raise self._unknown("target language", tgt, codes)
@@ -125,12 +116,14 @@ class Translation(Streaming, Task):
             raise InvalidInput(
                 f"{self.model_id} translates from {source!r}, not {src!r}.",
                 f"Leave src_lang out, or pick a model for {src} (e.g. Helsinki-NLP/opus-mt-{src}-{target or 'en'}).",
+                param="src_lang",
             )
         if self.marian_targets:
             if tgt is None:
                 raise InvalidInput(
                     f"{self.model_id} translates into several languages: say which with tgt_lang.",
                     f"One of: {', '.join(self.marian_targets[:12])}{'...' if len(self.marian_targets) > 12 else ''}.",
+                    param="tgt_lang",
                 )
             if tgt not in self.marian_targets:
                 raise self._unknown("target language", tgt, self.marian_targets)
@@ -138,42 +131,57 @@ class Translation(Streaming, Task):
             raise InvalidInput(
                 f"{self.model_id} translates into {target!r}, not {tgt!r}.",
                 f"Leave tgt_lang out, or pick a model for it (e.g. Helsinki-NLP/opus-mt-{source or 'en'}-{tgt}).",
+                param="tgt_lang",
             )
 
-    def preprocess(self, inputs, src_lang=None, tgt_lang=None, **_):
+    def plan(self, inputs, params, emit=None):
+        """The translation: at once when the text fits the window, else in sentence groups translated
+        together (streamed, a group of 8 at a time, each group's text emitted when it is done)."""
+        items = self.preprocess(inputs, **params)
+        if len(items) == 1:
+            (output,) = yield Step(items, stream=emit is not None)
+            return self.postprocess(output)
+        groups = [items] if emit is None else [items[i : i + 8] for i in range(0, len(items), 8)]
+        done: list[str] = []
+        for group in groups:
+            texts = [self.decode(out).strip() for out in (yield Step(group))]
+            if emit is not None:
+                emit((" " if done else "") + " ".join(texts))
+            done += texts
+        return {"translation_text": " ".join(done)}
+
+    def preprocess(self, inputs, src_lang=None, tgt_lang=None, max_new_tokens=None, **_) -> list[dict]:
+        """The text's token ids, in sentence groups when it is longer than the window."""
         text = inputs["text"]
-        if self.marian_targets:
-            text = f">>{tgt_lang}<< {text}"
-        return text
-
-    def _translate(self, texts: list[str], src_lang=None, tgt_lang=None, emit=None, **params) -> list[str]:
-        kwargs = gen.decoding_kwargs({**params, "do_sample": False})
-        with self.lock:
-            if self.multilingual:
-                self.tokenizer.src_lang = self.code_tokens[src_lang or self._default_source()]
-                kwargs["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(self.code_tokens[tgt_lang])
-            encoded = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.window)
-        if "max_new_tokens" not in kwargs and "max_length" not in kwargs:
-            # The model's own output cap (NLLB: 200 tokens) would cut a long piece's translation short.
-            room = 2 * encoded["input_ids"].shape[1] + 16
-            if room > (self.model.generation_config.max_length or 0):
-                kwargs["max_new_tokens"] = min(room, self.window)
-        if self.fast is not None:  # the same tokens in; the forced target language as the target prefix
-            forced = kwargs.pop("forced_bos_token_id", None)
-            decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)
-            sources = [[t for t, m in zip(ids, mask) if m] for ids, mask in zip(encoded["input_ids"].tolist(), encoded["attention_mask"].tolist())]
-            out = self.fast.translate(
-                sources, {**params, "do_sample": False}, prefix=[forced] if forced is not None else None,
-                max_new_tokens=kwargs.get("max_new_tokens"), emit=emit, decode=decode,
+        prefix = f">>{tgt_lang}<< " if self.marian_targets else ""
+        if self.multilingual:  # the source language lives on the tokenizer (under the model's caller lock)
+            self.tokenizer.src_lang = self.code_tokens[src_lang or self._default_source()]
+        budget = self.window - gen.special_token_count(self.tokenizer) - self.count(prefix)
+        length = self.count(text)
+        pieces = [text]
+        if length > budget:
+            pieces = gen.split_to_fit(text, self.count, budget)
+            gen.notice(
+                f"The text is {length} tokens, longer than {self.model_id}'s window of {self.window}: "
+                f"translated in {len(pieces)} pieces, split at sentence ends."
             )
-            return self.tokenizer.batch_decode(out, skip_special_tokens=True)
-        encoded = encoded.to(self.device)
-        if emit is None:
-            out = self.model.generate(**encoded, **kwargs)
-        else:
-            decode = lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
-            out = gen.stream_generate(self.model.generate, decode, [], emit, **encoded, **kwargs)
-        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        items = []
+        for piece in pieces:
+            item = self.item(prefix + piece)
+            if max_new_tokens is None:
+                # The model's own output cap (NLLB: 200 tokens) would cut a long piece's translation short;
+                # rounded up to 64 so pieces of similar length share a pass.
+                room = -(-(2 * len(item["ids"]) + 16) // 64) * 64
+                if room > (self.model.generation_config.max_length or 0):
+                    item["limit"] = min(room, self.window)
+            items.append(item)
+        return items
+
+    def generate_kwargs(self, item, params):
+        kwargs = super().generate_kwargs(item, {**params, "do_sample": False})
+        if self.multilingual:
+            kwargs["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(self.code_tokens[params["tgt_lang"]])
+        return kwargs
 
     def _default_source(self) -> str:
         for code in ("eng_Latn", "en_XX", "en"):
@@ -181,39 +189,8 @@ class Translation(Streaming, Task):
                 return code
         return sorted(self.code_tokens)[0]
 
-    def forward(self, batch, **params):
-        return [self.translation(text, **params) for text in batch]
-
-    def forward_stream(self, text, emit, **params):
-        return self.translation(text, emit, **params)
-
-    def translation(self, text, emit=None, **params) -> str:
-        """One text translated: at once when it fits the window, else in sentence groups (each group's
-        translation emitted as it is done)."""
-        budget = self.window - gen.special_token_count(self.tokenizer)
-        length = self.count(text)
-        if length <= budget:
-            return self._translate([text], emit=emit, **params)[0]
-        prefix = ""
-        if self.marian_targets:
-            prefix, text = text.split(" ", 1)
-            prefix += " "
-            budget -= self.count(prefix)
-        pieces = gen.split_to_fit(text, self.count, budget)
-        gen.notice(
-            f"The text is {length} tokens, longer than {self.model_id}'s window of {self.window}: "
-            f"translated in {len(pieces)} pieces, split at sentence ends."
-        )
-        out = []
-        for first in range(0, len(pieces), 8):
-            done = [t.strip() for t in self._translate([prefix + p for p in pieces[first : first + 8]], **params)]
-            if emit is not None:
-                emit((" " if out else "") + " ".join(done))
-            out += done
-        return " ".join(out)
-
-    def postprocess(self, translation, **_):
-        return {"translation_text": translation}
+    def postprocess(self, output, **_):
+        return {"translation_text": self.decode(output)}
 
     @classmethod
     def render_info(cls, name: str, value) -> str:

@@ -34,6 +34,8 @@ class VisualQuestionAnswering(VisionTask):
         examples=({"image": "cats.png", "question": "how many cats are there?"},),
     )
 
+    max_batch_size = 1  # an answer's score reads generate()'s per-step scores of its own row and beams
+
     def load(self) -> None:
         from transformers import AutoConfig, AutoProcessor, BlipForQuestionAnswering
 
@@ -54,6 +56,9 @@ class VisualQuestionAnswering(VisionTask):
         super().validate(inputs, params)
 
     def preprocess(self, inputs, **_):
+        from ..cuts import tell_cuts
+
+        tell_cuts(self.processor.tokenizer, inputs["question"], self.text_limit(), "question", self.model_id)
         encoded = self.processor(
             images=inputs["image"], text=inputs["question"], truncation=True, max_length=self.text_limit(), return_tensors="pt"
         )

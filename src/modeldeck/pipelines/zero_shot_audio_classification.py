@@ -13,10 +13,9 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
-from ..task import Task
+from ..task import Parts, Task
 
 
-WINDOWS_PER_PASS = 8
 
 
 class ZeroShotAudioClassification(Task):
@@ -43,6 +42,9 @@ class ZeroShotAudioClassification(Task):
         examples=({"audio": "sound.wav", "candidate_labels": ["speech", "dog barking", "music"]},),
     )
 
+    max_batch_size = 8  # windows (or label sentences) per pass, from any calls: an hour of audio never
+    # needs an hour's activations at once
+
     def load(self) -> None:
         from transformers import ClapModel, ClapProcessor
 
@@ -58,12 +60,11 @@ class ZeroShotAudioClassification(Task):
         if not labels:
             raise InvalidInput(
                 "zero-shot-audio-classification needs candidate labels to choose from.",
-                "Pass candidate_labels=['speech', 'music'] (CLI: --candidate-labels speech,music).",
-            )
+                "Pass candidate_labels=['speech', 'music'] (CLI: --candidate-labels speech,music).", param='candidate_labels')
         cleaned = []
         for label in labels:
             if not isinstance(label, str) or not label.strip():
-                raise InvalidInput(f"Every candidate label must be non-empty text; got {label!r}.")
+                raise InvalidInput(f"Every candidate label must be non-empty text; got {label!r}.", param='candidate_labels')
             if label.strip() not in cleaned:
                 cleaned.append(label.strip())
         params["candidate_labels"] = cleaned
@@ -71,10 +72,10 @@ class ZeroShotAudioClassification(Task):
         if not isinstance(template, str) or "{}" not in template:
             raise InvalidInput(
                 f"hypothesis_template must contain '{{}}' where the label goes; got {template!r}.",
-                "For example: 'This is a sound of {}.'",
-            )
+                "For example: 'This is a sound of {}.'", param='hypothesis_template')
 
-    def preprocess(self, inputs, candidate_labels=(), hypothesis_template="This is a sound of {}.", **_):
+    def preprocess(self, inputs, candidate_labels=(), hypothesis_template="This is a sound of {}.", **_) -> Parts:
+        """The clip's 10 s windows and the label sentences, each a part of its own."""
         from ..media.audio import load_audio
 
         extractor = self.processor.feature_extractor
@@ -85,29 +86,46 @@ class ZeroShotAudioClassification(Task):
             windows.pop()
         features = extractor(windows, sampling_rate=rate, return_tensors="pt")
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
-        tokens = self.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
-        return features, tokens
+        from ..cuts import tell_cuts
+
+        tokenizer = self.processor.tokenizer
+        limit = min(tokenizer.model_max_length, getattr(self.model.config.text_config, "max_position_embeddings", 10**6) - 2)
+        tell_cuts(tokenizer, texts, limit, "label sentence", self.model_id)
+        tokens = tokenizer(texts, truncation=True, max_length=limit)
+        parts = Parts(("audio", {k: v[i : i + 1] for k, v in features.items()}) for i in range(len(windows)))
+        parts += [("text", {k: tokens[k][i] for k in ("input_ids", "attention_mask")}) for i in range(len(texts))]
+        return parts
+
+    def batch_key(self, part):
+        return part[0]
+
+    def cost(self, part) -> int:
+        return len(part[1]["input_ids"]) if part[0] == "text" else 1
 
     def forward(self, batch):
-        return [self.classify(features.to(self.device), tokens.to(self.device)) for features, tokens in batch]
+        """Unit vectors: one per audio window (CLAP hears 10 s at a time) or per label sentence."""
+        import torch
 
-    def classify(self, features, tokens):
-        """Label probabilities for one clip's windows (features) and the label sentences (tokens)."""
+        from ..backends.transformers import pad_batch
+
+        if batch[0][0] == "audio":
+            features = {k: torch.cat([f[k] for _, f in batch]).to(self.device) for k in batch[0][1]}
+            vectors = self.model.get_audio_features(**features).pooler_output
+        else:
+            tokens = pad_batch(self.processor.tokenizer, [t for _, t in batch])
+            vectors = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()}).pooler_output
+        return list(vectors.float().cpu())
+
+    def postprocess(self, vectors, candidate_labels=(), **_) -> list[dict]:
+        """A softmax over the scaled cosine similarities of the clip (its windows averaged) and each label."""
         import torch
         import torch.nn.functional as F
 
-        count = next(iter(features.values())).shape[0]
-        # A few windows per pass, so an hour of audio does not need an hour's activations at once.
-        audio = torch.cat([
-            self.model.get_audio_features(**{k: v[start : start + WINDOWS_PER_PASS] for k, v in features.items()}).pooler_output
-            for start in range(0, count, WINDOWS_PER_PASS)
-        ])  # unit vectors, one per window
-        audio = F.normalize(audio.mean(dim=0, keepdim=True), dim=-1)
-        text = self.model.get_text_features(**tokens).pooler_output
-        logits = audio @ text.T * self.model.logit_scale_a.exp()
-        return logits[0].float().softmax(-1).cpu()
-
-    def postprocess(self, probs, candidate_labels=(), **_) -> list[dict]:
+        count = len(candidate_labels)
+        audio = F.normalize(torch.stack(vectors[: len(vectors) - count]).mean(dim=0, keepdim=True), dim=-1)
+        text = torch.stack(vectors[len(vectors) - count :])
+        logits = audio @ text.T * self.model.logit_scale_a.exp().float().cpu()
+        probs = logits[0].softmax(-1)
         scored = [{"label": label, "score": float(p)} for label, p in zip(candidate_labels, probs)]
         return sorted(scored, key=lambda r: -r["score"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, VisionTask, tensor_shapes
 
 
 class ZeroShotImageClassification(VisionTask):
@@ -45,25 +45,34 @@ class ZeroShotImageClassification(VisionTask):
         if not labels:
             raise InvalidInput(
                 "No candidate labels: zero-shot classification needs the labels to choose from.",
-                "Give some, e.g. candidate_labels=['cat', 'dog'] (CLI: --candidate-labels cat,dog).",
-            )
+                "Give some, e.g. candidate_labels=['cat', 'dog'] (CLI: --candidate-labels cat,dog).", param='candidate_labels')
         params["candidate_labels"] = labels
         template = params["hypothesis_template"] or ""
         if template.count("{}") != 1:
             raise InvalidInput(
                 f"hypothesis_template {template!r} must contain {{}} once, where the label goes.",
-                "For example: 'a photo of {}.'",
-            )
+                "For example: 'a photo of {}.'", param='hypothesis_template')
         super().validate(inputs, params)
 
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="a photo of {}.", **_):
         texts = [hypothesis_template.replace("{}", label, 1) for label in candidate_labels]
         padding = dict(padding="max_length", max_length=64, truncation=True) if self.sigmoid else dict(padding=True, truncation=True, max_length=self.text_limit())
+        from ..cuts import tell_cuts
+
+        tell_cuts(self.processor.tokenizer, texts, padding["max_length"], "label sentence", self.model_id)
         return self.processor(text=texts, images=inputs["image"], return_tensors="pt", **padding)
 
+    def batch_key(self, encoded):
+        """Pictures share a pass with others scored against the same label sentences."""
+        return tensor_shapes({"pixel_values": encoded["pixel_values"]}), tuple(encoded["input_ids"].flatten().tolist())
+
     def forward(self, batch):
-        (encoded,) = batch
-        return [self.model(**self.on_device(encoded)).logits_per_image[0].float().cpu()]
+        import torch
+        from transformers import BatchFeature
+
+        encoded = BatchFeature({**batch[0], "pixel_values": torch.cat([e["pixel_values"] for e in batch])})
+        logits = self.model(**self.on_device(encoded)).logits_per_image.float().cpu()
+        return list(logits)
 
     def postprocess(self, logits, candidate_labels=(), **_) -> list[dict]:
         scores = logits.sigmoid() if self.sigmoid else logits.softmax(-1)

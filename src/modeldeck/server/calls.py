@@ -45,8 +45,9 @@ async def in_thread(fn: Callable[[], Any]) -> Outcome:
     return await anyio.to_thread.run_sync(run, limiter=limiter())
 
 
-async def stream_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
+async def stream_in_thread(make: Callable[[], Iterator[Any]], notes: list[str] | None = None) -> AsyncIterator[Any]:
     """The items of a blocking iterator, made and read in a thread; stopping early closes it there.
+    The stream's notices go into ``notes`` (told to the client in the stream's last event).
 
     When the consumer stops (the client went away, or it has what it needs),
     the thread closes the iterator after its next item, which stops the
@@ -65,7 +66,8 @@ async def stream_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[A
     def produce() -> None:
         iterator = None
         try:
-            with notices.collected():  # notices of a stream are dropped, never warned process-wide
+            sink = notes if notes is not None else []
+            with notices.listening(on_notice=sink.append):  # never warned process-wide
                 iterator = make()
                 for item in iterator:
                     if stop.is_set():

@@ -55,18 +55,9 @@ def as_client_error(error: BaseException, retry_after: int = 1) -> ClientError |
     for kind, status, code in STATUS:
         if isinstance(error, kind):
             headers = {"Retry-After": str(retry_after)} if status == 503 else None
-            return ClientError(status, error.message, param=_param_named(error.message), hint=error.hint,
+            return ClientError(status, error.message, param=error.param, hint=error.hint,
                                code=code, headers=headers)
     return None
-
-
-def _param_named(message: str) -> str | None:
-    """The parameter a modeldeck message starts with ('top_k must be ...'), when it does."""
-    first = message.split(" ", 1)[0].strip("'\":,.")
-    return first if first.isidentifier() and first.islower() and "_" in first or first in _SHORT else None
-
-
-_SHORT = {"speed", "seed", "steps", "width", "height", "threshold", "temperature", "strength", "speaker"}
 
 
 def hf_body(error: ClientError) -> dict:

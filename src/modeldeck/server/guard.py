@@ -1,9 +1,11 @@
-"""ASGI middleware: the API key (constant-time) and the request body limit (413)."""
+"""ASGI middleware: the API key (constant-time), the request body limit (413) and, for JSON bodies, the
+nesting limit (400) checked on the raw bytes before any route parses them."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 
 from .errors import ClientError, hf_body, is_openai_path, openai_body
 
@@ -42,6 +44,10 @@ class Guard:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return await send_error(send, path, self._too_large())
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if scope.get("method") in ("POST", "PUT", "PATCH") and (not kind or kind == b"application/json"
+                                                                 or kind.endswith(b"+json")):
+            return await self._json(scope, receive, send, path, typed=bool(kind))
         seen = 0
 
         async def limited():
@@ -55,6 +61,40 @@ class Guard:
 
         return await self.app(scope, limited, send)
 
+    async def _json(self, scope, receive, send, path: str, typed: bool):
+        """Read the whole body (under the size limit), refuse it when it nests too deep, else hand it on."""
+        from .. import limits
+        from .jsonbody import too_deep
+
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return await send_error(send, path, self._too_large())
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        depth = int(limits.value("json_depth"))
+        if typed or re.match(rb"\s*[\[{]", body):  # untyped: JSON only if it looks like it (not a raw file)
+            if too_deep(body, depth):
+                return await send_error(send, path, ClientError(
+                    400, f"The JSON body nests deeper than {depth} levels.",
+                    hint="Send flatter JSON (no request needs more), or raise MODELDECK_MAX_JSON_DEPTH when starting "
+                         "the server.", code="json_too_deep"))
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
     def _authorized(self, headers: dict) -> bool:
         given = headers.get(b"authorization", b"")
         scheme, _, token = given.partition(b" ")
@@ -66,3 +106,4 @@ class Guard:
         return ClientError(413, f"The request body is over this server's limit of {mb:g} MB.",
                            hint="Send a smaller file, or start the server with a larger --max-body-mb.",
                            code="body_too_large")
+

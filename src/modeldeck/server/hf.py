@@ -51,8 +51,7 @@ async def handle(request: Request, model: str, task: str | None = None) -> Respo
         if call.task not in STREAMING:
             raise ClientError(400, f"{call.task} does not stream.", param="stream")
         return await _stream(request, model, call)
-    with state.models.admitted(call.task, model):
-        outcome = await in_thread(lambda: _run(state, model, call))
+    outcome = await in_thread(lambda: _run(state, model, call))
     result = outcome.result
     if call.stop and call.task == "text-generation":
         result = [{"generated_text": cut_at_stop(r["generated_text"], call.stop)[0]} for r in result]
@@ -88,31 +87,35 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
         spec, call.inputs, call.params, state.config.allow_urls, state.config.max_body_bytes)
     await in_thread(decode_inputs_async)
     runner = (await in_thread(lambda: state.models.runner(call.task, model))).result
-    spec.bind(call.inputs, call.params)  # a bad parameter is a 400 now, not an error event later
+    # bad input, a bad parameter or a full queue: a 4xx/503 now, not an error event after the 200
+    made = await in_thread(lambda: runner.stream(call.inputs, **call.params))
+    stream = made.result
 
     async def events():
-        with state.models.admitted(call.task, model):
-            scan = StopScan(call.stop)
-            text, index, held = "", 0, None  # the last piece is held back: it carries generated_text (as TGI)
-            try:
-                async for piece in scan.run(stream_in_thread(lambda: runner.stream(call.inputs, **call.params))):
-                    if held is not None:
-                        yield _token(index, held, None)
-                    text, index, held = text + piece, index + 1, piece
-            except Exception as error:  # noqa: BLE001 - the status line is sent: report it in the stream
-                from .errors import as_client_error
+        scan, notes = StopScan(call.stop), list(made.notes)
+        text, index, held = "", 0, None  # the last piece is held back: it carries generated_text (as TGI)
+        try:
+            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
+                if held is not None:
+                    yield _token(index, held, None)
+                text, index, held = text + piece, index + 1, piece
+        except Exception as error:  # noqa: BLE001 - the status line is sent: report it in the stream
+            from .errors import as_client_error
 
-                known = as_client_error(error)
-                yield _sse({"error": known.message if known else "The server failed.", "error_type": "generation"})
-                return
-            yield _token(index, held or "", text)
+            known = as_client_error(error)
+            yield _sse({"error": known.message if known else "The server failed.", "error_type": "generation"})
+            return
+        yield _token(index, held or "", text, notes)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def _token(index: int, text: str, generated: str | None) -> str:
-    return _sse({"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
-                 "generated_text": generated, "details": None})
+def _token(index: int, text: str, generated: str | None, notes: list[str] | None = None) -> str:
+    event = {"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
+             "generated_text": generated, "details": None}
+    if notes:  # what was cut or shortened: a stream has no headers left to carry it
+        event["warnings"] = list(dict.fromkeys(notes))
+    return _sse(event)
 
 
 def _sse(data: dict) -> str:

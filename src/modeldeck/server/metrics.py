@@ -40,8 +40,6 @@ class _PoolCollector:
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        from ..pool import default_pool
-
         labels = ["task", "model", "device"]
         loaded = GaugeMetricFamily("modeldeck_model_loaded", "Models loaded (1 each)", labels=labels)
         memory = GaugeMetricFamily("modeldeck_model_memory_bytes", "Predicted memory of each loaded model",
@@ -50,22 +48,17 @@ class _PoolCollector:
                                          labels=labels)
         passes = CounterMetricFamily("modeldeck_forward_passes", "Forward passes run", labels=labels)
         batches = CounterMetricFamily("modeldeck_batches", "Forward passes by batch size", labels=[*labels, "size"])
-        for runner in default_pool.loaded():
-            key = [runner.spec.name, runner.model_id, runner.device]
-            loaded.add_metric(key, 1)
-            entry = next((r for r in default_pool.stats() if r["model"] == runner.model_id
-                          and r["task"] == runner.spec.name), None)
-            memory.add_metric(key, (entry or {}).get("predicted_bytes", 0))
-            engine = runner._engine
-            engine_queue.add_metric(key, engine.queue_depth if engine else 0)
-            passes.add_metric(key, engine.stats["forward_passes"] if engine else 0)
-            for stat, count in dict(engine.stats if engine else {}).items():
-                if isinstance(stat, tuple) and stat[0] == "size":
-                    batches.add_metric([*key, str(stat[1])], count)
         waiting = GaugeMetricFamily("modeldeck_queue_depth", "Requests admitted and not yet answered, per model",
                                     labels=["task", "model"])
-        for (task, model), count in list(self.models.waiting.items()):
-            waiting.add_metric([task, model or "(default)"], count)
+        for row in self.models.loaded():
+            key = [row["task"], row["model"], row.get("device", "")]
+            loaded.add_metric(key, 1)
+            memory.add_metric(key, row.get("predicted_bytes", 0))
+            engine_queue.add_metric(key, row.get("queue_depth", 0))
+            passes.add_metric(key, row.get("forward_passes", 0))
+            for size, count in row.get("batch_sizes", {}).items():
+                batches.add_metric([*key, str(size)], count)
+            waiting.add_metric([row["task"], row["model"]], row.get("in_flight", 0))
         yield from (loaded, memory, engine_queue, passes, batches, waiting)
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InvalidModelId, ModelNotAvailable
 from .config import ServerConfig
 from .errors import ClientError
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95}){0,2}(@[\w./-]{1,100})?$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95}){0,2}(@[\w./-]{1,100})?$", re.ASCII)
 CACHE_SECONDS = 30.0  # a model pulled while the server runs is seen within this long
 
 # OpenAI model names: the task they stand for, served by its default model.
@@ -44,8 +43,8 @@ class Models:
         self.config = config
         self.local: dict[str, Path] = {}  # preloaded folders, by the name the operator gave
         self._tasks: dict[str, tuple[float, list[str]]] = {}
+        self._runners: dict[tuple[str, str | None], tuple[float, object]] = {}
         self._lock = threading.Lock()
-        self.waiting: dict[tuple[str, str], int] = {}  # (task, model) -> requests admitted, not yet answered
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -82,12 +81,12 @@ class Models:
 
     def tasks_for(self, model: str) -> list[str]:
         """The served tasks ``model`` runs; ModelNotAvailable (404) when it is not here."""
-        self.check_id(model)
         now = time.monotonic()
         with self._lock:
-            known = self._tasks.get(model)
+            known = self._tasks.get(model)  # only ids that passed check_id are remembered
         if known is not None and now - known[0] < CACHE_SECONDS:
             return known[1]
+        self.check_id(model)
         from ..catalog import tasks_for
 
         folder = self.folder(model)
@@ -114,13 +113,24 @@ class Models:
     # -- runners ----------------------------------------------------------------------------------
 
     def runner(self, task: str, model: str | None):
-        """The pooled runner (blocking: loads on first use). ``model`` None: the task's default."""
+        """The pooled runner (blocking: loads on first use). ``model`` None: the task's default.
+
+        Each takes at most ``--queue-size`` requests at once (waiting or running): over that, the runner
+        refuses at once (ModelBusy: 503 with Retry-After), before anything is sent."""
         import modeldeck
 
+        now = time.monotonic()
+        with self._lock:
+            known = self._runners.get((task, model))
+        if known is not None and now - known[0] < CACHE_SECONDS:  # (the handle stays valid: the pool reloads
+            return known[1]  # an evicted model in place); the disk is looked at again after a while
         name = str(self.local.get(model, model)) if model is not None else None
         if model is not None and model not in self.local:
             self.folder_or_404(model)
-        return modeldeck.load(task, name)
+        runner = modeldeck.load(task, name, max_queue=self.config.queue_size)
+        with self._lock:
+            self._runners[(task, model)] = (now, runner)
+        return runner
 
     def folder_or_404(self, model: str) -> Path:
         self.check_id(model)
@@ -131,28 +141,6 @@ class Models:
                 f"Download it on the server with: modeldeck pull {model.split('@')[0]}",
             )
         return folder
-
-    @contextmanager
-    def admitted(self, task: str, model: str | None):
-        """Count a request against its model's queue; 503 with Retry-After when the queue is full.
-
-        Used on the event loop only (no lock needed): the count is of requests
-        admitted and not yet answered, waiting or running.
-        """
-        key = (task, model or "")
-        if self.waiting.get(key, 0) >= self.config.queue_size:
-            raise ClientError(
-                503, f"{model or task} has {self.config.queue_size} requests waiting already.",
-                hint="Retry after a moment.", code="queue_full",
-                headers={"Retry-After": str(self.config.retry_after)},
-            )
-        self.waiting[key] = self.waiting.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            self.waiting[key] -= 1
-            if not self.waiting[key]:
-                del self.waiting[key]
 
     def loaded(self) -> list[dict]:
         """The loaded models, for /ready (here: the local pool's runners)."""

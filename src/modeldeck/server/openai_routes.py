@@ -20,7 +20,7 @@ from .media import decode_inputs
 from .models import OPENAI_ALIASES
 from .openai_models import ChatRequest, CompletionRequest, EmbeddingRequest, ImageRequest, Open, SpeechRequest
 from .respond import notes_header, png_bytes
-from .text import StopScan, count_tokens, cut_at_stop, prompt_tokens
+from .text import StopScan, cut_at_stop
 
 NOOPS = {"user", "store", "metadata", "service_tier", "parallel_tool_calls", "logprobs", "frequency_penalty",
          "presence_penalty", "top_logprobs", "logit_bias", "modalities", "reasoning_effort"}
@@ -93,7 +93,7 @@ def _decoding(body, max_new_tokens: int | None) -> dict[str, Any]:
     if max_new_tokens is not None:
         params["max_new_tokens"] = max_new_tokens
     if body.temperature is not None:
-        if body.temperature == 0:
+        if body.temperature < 0.01:  # OpenAI's 0 (and what rounds to it: 1e-300) is greedy decoding
             params["do_sample"] = False
         else:
             params["temperature"] = body.temperature
@@ -148,16 +148,15 @@ async def chat_completions(request: Request, body: ChatRequest, model_name: str 
         for i in range(n):
             each = dict(params, seed=params["seed"] + i) if "seed" in params and n > 1 else params
             text = runner(turns, **each)["content"]
-            tokens = count_tokens(runner, text)
+            tokens = runner.count_tokens(text)
             text, stopped = cut_at_stop(text, stops)
             used += tokens
             choices.append({"index": i, "message": {"role": "assistant", "content": text},
                             "finish_reason": _finish(tokens, limit, stopped), "logprobs": None})
-        asked = prompt_tokens(runner, turns)
+        asked = runner.count_tokens(turns, special=True)
         return choices, {"prompt_tokens": asked, "completion_tokens": used, "total_tokens": asked + used}
 
-    with state.models.admitted("chat", model):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     choices, usage = outcome.result
     return JSONResponse({"id": _id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
                          "model": name, "choices": choices, "usage": usage}, headers=notes_header(outcome.notes))
@@ -165,7 +164,9 @@ async def chat_completions(request: Request, body: ChatRequest, model_name: str 
 
 async def _chat_stream(state, name, model, turns, params, stops, limit, body) -> StreamingResponse:
     runner = (await in_thread(lambda: state.models.runner("chat", model))).result
-    runner.spec.bind(turns, params)  # bad parameters: a 400 now rather than an error event later
+    # bad input, bad parameters or a full queue: a 4xx/503 now, before anything is sent
+    made = await in_thread(lambda: runner.stream(turns, **params))
+    stream = made.result
     ident, created = _id("chatcmpl"), int(time.time())
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> dict:
@@ -173,27 +174,31 @@ async def _chat_stream(state, name, model, turns, params, stops, limit, body) ->
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
 
     async def events():
-        with state.models.admitted("chat", model):
-            yield _sse(chunk({"role": "assistant", "content": ""}))
-            scan, text = StopScan(stops), ""
-            try:
-                async for piece in scan.run(stream_in_thread(lambda: runner.stream(turns, **params))):
-                    text += piece
-                    yield _sse(chunk({"content": piece}))
-            except Exception as error:  # noqa: BLE001 - headers are sent: report it in the stream
-                yield _stream_error(error)
-                yield _sse("[DONE]")
-                return
-            tokens = await anyio.to_thread.run_sync(count_tokens, runner, text)
-            yield _sse(chunk({}, _finish(tokens, limit, scan.stopped)))
-            if body.stream_options is not None and body.stream_options.include_usage:
-                asked = await anyio.to_thread.run_sync(prompt_tokens, runner, turns)
-                usage = {"prompt_tokens": asked, "completion_tokens": tokens, "total_tokens": asked + tokens}
-                yield _sse({"id": ident, "object": "chat.completion.chunk", "created": created, "model": name,
-                            "choices": [], "usage": usage})
+        yield _sse(chunk({"role": "assistant", "content": ""}))
+        scan, text, notes = StopScan(stops), "", list(made.notes)
+        try:
+            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
+                text += piece
+                yield _sse(chunk({"content": piece}))
+        except Exception as error:  # noqa: BLE001 - headers are sent: report it in the stream
+            yield _stream_error(error)
             yield _sse("[DONE]")
+            return
+        tokens = await anyio.to_thread.run_sync(runner.count_tokens, text)
+        yield _sse(chunk({}, _finish(tokens, limit, scan.stopped), **_warnings(notes)))
+        if body.stream_options is not None and body.stream_options.include_usage:
+            asked = await anyio.to_thread.run_sync(runner.count_tokens, turns, True)
+            usage = {"prompt_tokens": asked, "completion_tokens": tokens, "total_tokens": asked + tokens}
+            yield _sse({"id": ident, "object": "chat.completion.chunk", "created": created, "model": name,
+                        "choices": [], "usage": usage})
+        yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _warnings(notes: list[str]) -> dict:
+    """The stream's notices for its last chunk (a stream has no headers left to carry them)."""
+    return {"warnings": list(dict.fromkeys(notes))} if notes else {}
 
 
 # -- completions -----------------------------------------------------------------------------------
@@ -209,6 +214,10 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
     limit = body.max_tokens or 16  # OpenAI's default
     params = {**_decoding(body, limit), "return_full_text": bool(body.echo)}
     stops, n = _stops(body.stop), body.n or 1
+    from ..workload import check as check_work
+
+    task = get_task("text-generation")  # every prompt x n is one call: the request's work, checked before any
+    check_work(task, [task.spec.bind(prompt, params) for prompt in prompts for _ in range(n)])
     if body.stream:
         if n > 1 or len(prompts) > 1:
             raise ClientError(400, "Streaming takes one prompt and n = 1 here.", param="n" if n > 1 else "prompt")
@@ -218,19 +227,18 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
         runner = state.models.runner("text-generation", model)
         choices, used, asked = [], 0, 0
         for prompt in prompts:
-            asked += prompt_tokens(runner, prompt)
+            asked += runner.count_tokens(prompt, special=True)
             for i in range(n):
                 each = dict(params, seed=params["seed"] + i) if "seed" in params and n > 1 else params
                 text = runner(prompt, **each)[0]["generated_text"]
-                tokens = count_tokens(runner, text[len(prompt):] if body.echo else text)
+                tokens = runner.count_tokens(text[len(prompt):] if body.echo else text)
                 text, stopped = cut_at_stop(text, stops)
                 used += tokens
                 choices.append({"text": text, "index": len(choices), "logprobs": None,
                                 "finish_reason": _finish(tokens, limit, stopped)})
         return choices, {"prompt_tokens": asked, "completion_tokens": used, "total_tokens": asked + used}
 
-    with state.models.admitted("text-generation", model):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     choices, usage = outcome.result
     return JSONResponse({"id": _id("cmpl"), "object": "text_completion", "created": int(time.time()),
                          "model": body.model, "choices": choices, "usage": usage}, headers=notes_header(outcome.notes))
@@ -238,27 +246,27 @@ async def completions(request: Request, body: CompletionRequest) -> Response:
 
 async def _completion_stream(state, name, model, prompt, params, stops, limit) -> StreamingResponse:
     runner = (await in_thread(lambda: state.models.runner("text-generation", model))).result
-    runner.spec.bind(prompt, params)
+    made = await in_thread(lambda: runner.stream(prompt, **params))  # refusals before the 200
+    stream = made.result
     ident, created = _id("cmpl"), int(time.time())
 
-    def chunk(text: str, finish: str | None = None) -> dict:
+    def chunk(text: str, finish: str | None = None, **extra) -> dict:
         return {"id": ident, "object": "text_completion", "created": created, "model": name,
-                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
+                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}], **extra}
 
     async def events():
-        with state.models.admitted("text-generation", model):
-            scan, text = StopScan(stops), ""
-            try:
-                async for piece in scan.run(stream_in_thread(lambda: runner.stream(prompt, **params))):
-                    text += piece
-                    yield _sse(chunk(piece))
-            except Exception as error:  # noqa: BLE001
-                yield _stream_error(error)
-                yield _sse("[DONE]")
-                return
-            tokens = await anyio.to_thread.run_sync(count_tokens, runner, text)
-            yield _sse(chunk("", _finish(tokens, limit, scan.stopped)))
+        scan, text, notes = StopScan(stops), "", list(made.notes)
+        try:
+            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
+                text += piece
+                yield _sse(chunk(piece))
+        except Exception as error:  # noqa: BLE001
+            yield _stream_error(error)
             yield _sse("[DONE]")
+            return
+        tokens = await anyio.to_thread.run_sync(runner.count_tokens, text)
+        yield _sse(chunk("", _finish(tokens, limit, scan.stopped), **_warnings(notes)))
+        yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -268,35 +276,35 @@ async def _completion_stream(state, name, model, prompt, params, stops, limit) -
 
 async def embeddings(request: Request, body: EmbeddingRequest) -> Response:
     import numpy as np
+    import orjson
 
     state = request.app.state.modeldeck
     refuse_extras(body)
-    model = await anyio.to_thread.run_sync(model_for, state, body.model, "feature-extraction")
     texts = [body.input] if isinstance(body.input, str) else body.input
     if not texts:
         raise ClientError(400, "input is empty: give a text or a list of texts.", param="input")
 
-    def run():
-        runner = state.models.runner("feature-extraction", model)
+    def run():  # one trip to a worker thread: which model, the call, and the token count
+        runner = state.models.runner("feature-extraction", model_for(state, body.model, "feature-extraction"))
         vectors = runner({"texts": texts}, normalize=True)
-        counter = runner if getattr(runner, "tokenizer", None) is not None else getattr(runner, "model", None)
-        return vectors, sum(count_tokens(counter, t) for t in texts)
+        return np.asarray(vectors, dtype="<f4"), runner.count_tokens(texts)
 
-    with state.models.admitted("feature-extraction", model):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     vectors, tokens = outcome.result
-    size = len(vectors[0])
+    size = vectors.shape[1]
     if body.dimensions is not None and body.dimensions != size:
         raise ClientError(400, f"{body.model} makes {size}-dimension vectors; dimensions={body.dimensions} is "
                           "not offered (cutting vectors short would change their meaning).", param="dimensions",
                           hint=f"Leave dimensions out, or set it to {size}.")
-    data = []
-    for i, vector in enumerate(vectors):
-        array = np.asarray(vector, dtype="<f4")
-        value = base64.b64encode(array.tobytes()).decode() if body.encoding_format == "base64" else array.tolist()
-        data.append({"object": "embedding", "index": i, "embedding": value})
-    return JSONResponse({"object": "list", "data": data, "model": body.model,
-                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers=notes_header(outcome.notes))
+    base64_out = body.encoding_format == "base64"
+    data = [{"object": "embedding", "index": i,
+             "embedding": base64.b64encode(vector.tobytes()).decode() if base64_out else vector}
+            for i, vector in enumerate(vectors)]
+    # the float32 vectors written once, straight from the array (their shortest float32 text)
+    content = orjson.dumps({"object": "list", "data": data, "model": body.model,
+                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+                           option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(content, media_type="application/json", headers=notes_header(outcome.notes))
 
 
 # -- audio -----------------------------------------------------------------------------------------
@@ -338,8 +346,7 @@ async def _transcribe(request: Request, translate: bool, file: UploadFile, model
         result = state.models.runner(spec.name, model_id)(inputs, **params)
         return result, len(samples) / float(rate)
 
-    with state.models.admitted(spec.name, model_id):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     result, duration = outcome.result
     headers = notes_header(outcome.notes)
     text = result["text"]
@@ -408,17 +415,14 @@ async def speech(request: Request, body: SpeechRequest) -> Response:
         result = runner(body.input, **params)
         return encode(result["audio"], result["sampling_rate"], body.response_format or "mp3")
 
-    with state.models.admitted("text-to-speech", model_id):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
     data, content_type = outcome.result
     return Response(data, media_type=content_type, headers=notes_header(outcome.notes))
 
 
 def speaker_names(runner) -> dict[str, int]:
     """A voice's own speaker names (Piper voices with several speakers)."""
-    voice = getattr(runner, "voice", None)
-    names = getattr(getattr(voice, "config", None), "speaker_id_map", None) or {}
-    return {str(k): int(v) for k, v in dict(names).items()}
+    return runner.info("list_speakers")
 
 
 def voice_speaker(runner, voice: str) -> int | None:
@@ -459,8 +463,10 @@ async def _images(request: Request, task: str, model: str | None, inputs: dict, 
         decode_inputs(spec, inputs, params, False, state.config.max_body_bytes)
         return state.models.runner(task, model_id)(inputs, **params)
 
-    with state.models.admitted(task, model_id):
-        outcome = await in_thread(run)
+    outcome = await in_thread(run)
+    if model in OPENAI_ALIASES:  # never silently: say which local model answered an OpenAI name
+        outcome.notes.insert(0, f"{model} is answered by this server's {task} model, "
+                                f"{outcome.result['parameters'].get('model', spec.default_model)}.")
     data = [{"b64_json": base64.b64encode(png_bytes(image)).decode(), "revised_prompt": None}
             for image in outcome.result["images"]]
     return JSONResponse({"created": int(time.time()), "data": data}, headers=notes_header(outcome.notes))
@@ -474,6 +480,9 @@ async def image_generations(request: Request, body: ImageRequest) -> Response:
     return await _images(request, "text-to-image", body.model, {"prompt": body.prompt}, params, body.response_format)
 
 
+EDIT_FIELDS = {"image", "prompt", "mask", "model", "n", "size", "response_format", "strength", "seed", "user"}
+
+
 async def image_edits(
     request: Request,
     image: UploadFile = File(...),  # noqa: B008 - FastAPI's way
@@ -483,12 +492,22 @@ async def image_edits(
     n: int = Form(1, ge=1, le=10),
     size: str | None = Form(None),
     response_format: str | None = Form("b64_json"),
+    strength: float | None = Form(None, description="how much to change the picture (0 excluded to 1)"),
+    seed: int | None = Form(None, ge=0),
 ) -> Response:
+    form = await request.form()  # fields not declared here are refused by name, as /generations does
+    for name in form:
+        if name not in EDIT_FIELDS and form.get(name) not in (None, ""):
+            raise ClientError(400, f"{name} is not supported by this server.", param=name, hint="Leave it out.",
+                              code="unsupported_parameter")
     inputs: dict[str, Any] = {"image": await image.read(), "prompt": prompt}
     task = "image-to-image"
     if mask is not None:
         inputs["mask"], task = await mask.read(), "inpainting"
     params = {"num_images": n, **_size(size)}
+    for name, value in (("strength", strength), ("seed", seed)):
+        if value is not None:
+            params[name] = get_task(task).spec.param(name).coerce(value)  # NaN and out-of-range: modeldeck's 400
     state = request.app.state.modeldeck
     if not state.config.serves(task) or task not in registry():
         raise ClientError(400, f"This server does not run {task}.", param="mask" if mask is not None else "image")

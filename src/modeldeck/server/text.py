@@ -42,30 +42,3 @@ class StopScan:
                 yield self.held
         finally:
             await source.aclose()  # stops the generation when we stop early
-
-
-def count_tokens(runner, text: str) -> int:
-    """How many tokens ``text`` is for the runner's tokenizer (0 when it has none)."""
-    tokenizer = getattr(runner, "tokenizer", None)
-    if tokenizer is None or not text:
-        return 0
-    try:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    except Exception:  # noqa: BLE001 - a count is informative; never fail a request over it
-        return 0
-
-
-def prompt_tokens(runner, value) -> int:
-    """Tokens of a prompt (text) or conversation (chat turns, as the model reads them)."""
-    if isinstance(value, list) and hasattr(runner, "encode"):
-        try:
-            return len(runner.encode(value))
-        except Exception:  # noqa: BLE001
-            return sum(count_tokens(runner, t.get("content", "")) for t in value if isinstance(t, dict))
-    tokenizer = getattr(runner, "tokenizer", None)
-    if tokenizer is None or not isinstance(value, str):
-        return 0
-    try:
-        return len(tokenizer(value)["input_ids"])
-    except Exception:  # noqa: BLE001
-        return 0

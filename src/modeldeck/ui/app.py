@@ -22,7 +22,9 @@ from ..errors import InvalidInput
 from ..spec import TaskSpec
 from . import components as ui
 from .auth import serve_auth
-from .messages import collect_notices, log_failure, model_choices, model_picker, show_notices, user_error  # noqa: F401
+from .messages import (  # noqa: F401
+    chosen_model, collect_notices, log_failure, model_choices, model_picker, show_notices, user_error,
+)
 
 # Requests gradio runs at once, over every tab. Not 1: each model's engine serialises its own
 # device work (and batches what it can), so several people can use the page at the same time.
@@ -73,17 +75,21 @@ def check_inputs(spec: TaskSpec, bound: dict, chosen: dict) -> None:
     check = getattr(get_task(spec.name), "check", None)
     if check is not None:
         check(bound, chosen)
+    from ..workload import check as check_work
+
+    check_work(get_task(spec.name), [(bound, chosen)])  # the request's work within budget, as everywhere
 
 
 def streams(spec: TaskSpec) -> bool:
-    """Whether the task's text comes piece by piece (its runner has ``stream``)."""
+    """Whether the task's text comes piece by piece (its runner streams)."""
     from ..pipelines import registry
 
     task = registry().get(spec.name)
-    return spec.output in ("text", "message") and task is not None and callable(getattr(task, "stream", None))
+    return spec.output in ("text", "message") and task is not None and task.streams()
 
 
-def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView) -> Callable:
+def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView,
+                 allow_folders: bool = False) -> Callable:
     """The function a task's Run button calls: widgets -> modeldeck.load(...)(...) -> widgets.
 
     For tasks whose runner streams, a generator that shows the text as it is made.
@@ -100,10 +106,8 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             value = ui.param_value(param, values.get(widget))
             if value is not None:
                 chosen[param.name] = value
+        model = chosen_model(values.get(model_box), spec, allow_folders)  # hub ids; folders only if allowed
         check_inputs(spec, bound, chosen)  # missing or wrong input fails before a model loads
-        model = (values.get(model_box) or "").strip() or None
-        if model == spec.default_model:
-            model = None  # the default, so an offline machine may use its packaged stand-in
         return bound, chosen, model
 
     def failed(error: Exception, values: dict) -> gr.Error:
@@ -142,7 +146,7 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             found: list[str] = []
             with collect_notices(found):
                 runner = modeldeck.load(spec.name, model)
-            stream = getattr(runner, "stream", None)
+            stream = runner.stream if runner.streams else None
             if stream is None:  # this runner makes its text in one go
                 with collect_notices(found):
                     result = runner(bound, **chosen)
@@ -198,7 +202,7 @@ class TaskTab:
         return out
 
 
-def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> TaskTab:
+def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None, allow_folders: bool = False) -> TaskTab:
     """The widgets and events of one task's tab (inside an open gr.Tab)."""
     gr.Markdown(
         f"**{spec.summary}**  \nDefault model: `{spec.default_model}` · output: {spec.output_help}",
@@ -206,7 +210,7 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> 
     )
     with gr.Row():
         with gr.Column(scale=1):
-            model_box = model_picker(spec, cached)
+            model_box = model_picker(spec, cached, allow_folders)
             inputs = [ui.input_widget(spec, item) for item in spec.inputs]
             params = []
             if spec.params:
@@ -232,7 +236,7 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None) -> 
         image.upload(lambda: "", outputs=[points], show_progress="hidden", api_name=False)
         image.clear(lambda: "", outputs=[points], show_progress="hidden", api_name=False)
 
-    handler = make_handler(spec, inputs, params, model_box, view)
+    handler = make_handler(spec, inputs, params, model_box, view, allow_folders)
     if gpu is not None:
         handler = gpu(handler)
     run.click(
@@ -260,8 +264,12 @@ def build_app(
     *,
     gpu: Callable | None = None,
     title: str = "modeldeck",
+    allow_folders: bool = False,
 ) -> gr.Blocks:
-    """The Gradio app for ``tasks`` (default: all). ``gpu`` wraps each task's work (spaces.GPU)."""
+    """The Gradio app for ``tasks`` (default: all). ``gpu`` wraps each task's work (spaces.GPU).
+
+    ``allow_folders``: the model box also opens folders on this machine (the operator's choice at launch,
+    ``modeldeck ui --allow-local-models``); otherwise visitors name hub ids and cached models only."""
     specs = select_specs(tasks)
     cached = cached_models()
     from .chat import chat_tab, is_chat
@@ -283,9 +291,9 @@ def build_app(
                         for spec in group:
                             with gr.Tab(spec.name, id=spec.name, elem_id=ui.elem_id(spec, "tab")):
                                 if is_chat(spec):
-                                    tabs[spec.name] = chat_tab(spec, cached, gpu, load_function)
+                                    tabs[spec.name] = chat_tab(spec, cached, gpu, load_function, allow_folders)
                                 else:
-                                    tabs[spec.name] = task_tab(spec, cached, gpu)
+                                    tabs[spec.name] = task_tab(spec, cached, gpu, allow_folders)
     app.modeldeck_tabs = tabs
     return app
 

@@ -73,9 +73,10 @@ class ChatTab:
         return [model, *[(params or {}).get(p.name) for p in self.spec.params]]
 
 
-def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Callable[[], Callable]) -> ChatTab:
+def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Callable[[], Callable],
+             allow_folders: bool = False) -> ChatTab:
     """The chat window for ``spec`` (inside an open gr.Tab). ``load()`` gives modeldeck.load."""
-    from .messages import collect_notices, log_failure, model_picker, show_notices, user_error
+    from .messages import chosen_model, collect_notices, log_failure, model_picker, show_notices, user_error
 
     gr.Markdown(
         f"**{spec.summary}**  \nDefault model: `{spec.default_model}`. The conversation stays in this "
@@ -91,8 +92,10 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
                 placeholder="Say something to start the conversation.",
                 elem_id=ui.elem_id(spec, "out", "chatbot"),
             )
+            if chatbot.data_model is not None:  # a history of the wrong shape sent to the API: modeldeck's words
+                chatbot.data_model = ui.checked_payloads(chatbot.data_model, "The conversation")
             with gr.Row():
-                message = gr.Textbox(
+                message = ui.TextInput(
                     show_label=False,
                     placeholder="Your message (Enter sends)",
                     lines=1,
@@ -107,7 +110,7 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
                 clear_button = gr.Button("Clear", size="sm", elem_id=ui.elem_id(spec, "clear"))
             notes = gr.Markdown("", elem_id=ui.elem_id(spec, "notes"))
         with gr.Column(scale=1):
-            model_box = model_picker(spec, cached)
+            model_box = model_picker(spec, cached, allow_folders)
             params = []
             if spec.params:
                 with gr.Accordion("Options", open=False):
@@ -117,6 +120,8 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
         """Add the user's message and the reply (streamed) to the window."""
         history = list(history or [])
         text = text or ""
+        if not isinstance(text, str):
+            raise gr.Error(f"The message must be text, not {type(text).__name__}.", duration=5, print_exception=False)
         if not text.strip():
             raise gr.Error("The message is empty: say something.", duration=5, print_exception=False)
         shown = [*history, {"role": "user", "content": text}]
@@ -129,14 +134,12 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
             turns = [*conversation(history), {"role": "user", "content": text}]
             name = spec.inputs[0].name
             spec.bind({name: turns}, chosen)  # a bad option fails before a model loads
-            model = (model or "").strip() or None
-            if model == spec.default_model:
-                model = None  # the default, so an offline machine may use its packaged stand-in
+            model = chosen_model(model, spec, allow_folders)  # hub ids; folders only if the operator allowed them
             found: list[str] = []
             yield [*shown, {"role": "assistant", "content": ""}], "", ""
             with collect_notices(found):
                 runner = load()(spec.name, model)
-            stream = getattr(runner, "stream", None)
+            stream = runner.stream if runner.streams else None
             reply = ""
             if stream is not None:
                 pieces = stream({name: turns}, **chosen)

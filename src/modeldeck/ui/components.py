@@ -53,16 +53,18 @@ def input_widget(spec: TaskSpec, item: Input) -> gr.Component:
     common = {"label": label, "info": item.help or None, "elem_id": elem_id(spec, "in", item.name)}
     if item.kind == "image":
         if item.many:
-            return FilesUpload(file_count="multiple", file_types=["image"], type="filepath", **_no_info(common))
-        return ImageUpload(type="filepath", sources=["upload", "clipboard"], **_no_info(common))
+            return checked_uploads(FilesUpload(file_count="multiple", file_types=["image"], type="filepath",
+                                               **_no_info(common)))
+        return checked_uploads(ImageUpload(type="filepath", sources=["upload", "clipboard"], **_no_info(common)))
     if item.kind == "audio":
         if item.many:
-            return FilesUpload(file_count="multiple", file_types=["audio"], type="filepath", **_no_info(common))
-        return AudioUpload(type="filepath", sources=["upload", "microphone"], **_no_info(common))
+            return checked_uploads(FilesUpload(file_count="multiple", file_types=["audio"], type="filepath",
+                                               **_no_info(common)))
+        return checked_uploads(AudioUpload(type="filepath", sources=["upload", "microphone"], **_no_info(common)))
     if item.many:
         common["info"] = (item.help + "; " if item.help else "") + "one per line"
-        return gr.Textbox(lines=4, max_lines=20, **common)
-    return gr.Textbox(lines=2, max_lines=20, **common)
+        return TextInput(lines=4, max_lines=20, **common)
+    return TextInput(lines=2, max_lines=20, **common)
 
 
 class UploadPath(str):
@@ -88,6 +90,30 @@ def uploaded(data: Any) -> UploadPath | str | None:
 # the extension check of gr.File) fails on a renamed or empty file with a server traceback and
 # "Could not preprocess input", before modeldeck's checks could say what is wrong (the CLI's words).
 # ``is_template`` makes gradio draw them with the parent's frontend.
+
+
+def checked_payloads(model: type, label: str) -> type:
+    """gradio's payload model for an upload, answering a payload of the wrong shape (text or a number sent to
+    the API for a file) with modeldeck's words instead of pydantic's validation report."""
+    from pydantic import ValidationError
+
+    def model_validate(cls, obj, *args, **kwargs):
+        try:
+            return model.model_validate.__func__(cls, obj, *args, **kwargs)
+        except ValidationError:
+            shown = repr(obj) if len(repr(obj)) <= 60 else repr(obj)[:60] + "..."
+            raise gr.Error(f"{label} must be an uploaded file (as the API takes files: {{\"path\": ...}} or "
+                           f"{{\"url\": ...}}), not {shown}.", print_exception=False) from None
+
+    return type(model.__name__, (model,), {"model_validate": classmethod(model_validate), "__module__": model.__module__})
+
+
+def checked_uploads(widget):
+    """``widget`` with its payloads of the wrong shape refused in modeldeck's words. (Set on the instance, after
+    gradio built it: gradio reads a widget's frontend settings from its class's ``__init__`` signature.)"""
+    if getattr(widget, "data_model", None) is not None:
+        widget.data_model = checked_payloads(widget.data_model, str(widget.label or "The file").split(":")[0])
+    return widget
 
 
 class ImageUpload(gr.Image):
@@ -120,6 +146,48 @@ class FilesUpload(gr.File):
         files = files if isinstance(files, (list, tuple)) else [files]
         paths = [uploaded(f) for f in files]
         return [p for p in paths if p] or None
+
+
+# Value widgets that hand the API's value over as it came: gradio's own preprocessing refuses text in a number
+# field ("Could not preprocess input component", with a server traceback) or a value not among a radio's
+# choices in its own words; modeldeck's parameter checks then say what is wrong, naming the parameter.
+
+
+class NumberInput(gr.Number):
+    """gr.Number whose value reaches the handler unconverted (modeldeck checks it)."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+class RadioInput(gr.Radio):
+    """gr.Radio whose value reaches the handler unchecked (modeldeck checks it)."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+class DropdownInput(gr.Dropdown):
+    """gr.Dropdown whose value reaches the handler unchecked (modeldeck checks it)."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+class TextInput(gr.Textbox):
+    """gr.Textbox whose value reaches the handler as it came (a number or a list sent to the API for text is
+    refused by modeldeck's checks, not turned into its printed form)."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
 
 
 def upload_names(text: str, values: Any) -> str:
@@ -156,27 +224,27 @@ def param_widget(spec: TaskSpec, param: Param) -> gr.Component:
         common["info"] = (param.help + ". " if param.help else "") + "Click on the image to add points (x,y)."
     if param.type is bool:
         if param.default is None:  # None means "let the task decide": a checkbox could never send it
-            return gr.Radio(choices=list(TRI_STATE), value=tri_state(None), **common)
+            return RadioInput(choices=list(TRI_STATE), value=tri_state(None), **common)
         return gr.Checkbox(value=bool(param.default), **common)
     if param.choices:
         default = param.default
         if param.many:
             default = list(default) if isinstance(default, (list, tuple)) else ([default] if default else [])
-        return gr.Dropdown(choices=list(param.choices), value=default, multiselect=param.many, **common)
+        return DropdownInput(choices=list(param.choices), value=default, multiselect=param.many, **common)
     if param.many:
         default = param.default
         if isinstance(default, (list, tuple)):
             default = ", ".join(str(v) for v in default)
         common["info"] = (param.help + "; " if param.help else "") + "comma-separated"
-        return gr.Textbox(value=default or "", **common)
+        return TextInput(value=default or "", **common)
     if param.type in (int, float):
         bounds = {"minimum": param.min, "maximum": param.max}
         if param.default is None:
             # The model's own value: an empty text field (gr.Number shows an empty value as a misleading 0).
             common["info"] = number_hint(param)
-            return gr.Textbox(value="", placeholder="model default", max_lines=1, **common)
-        return gr.Number(value=param.default, precision=0 if param.type is int else None, **bounds, **common)
-    return gr.Textbox(value="" if param.default is None else str(param.default), **common)
+            return TextInput(value="", placeholder="model default", max_lines=1, **common)
+        return NumberInput(value=param.default, precision=0 if param.type is int else None, **bounds, **common)
+    return TextInput(value="" if param.default is None else str(param.default), **common)
 
 
 def number_hint(param: Param) -> str:
@@ -213,16 +281,27 @@ def input_value(item: Input, raw: Any) -> Any:
         return _file_path(raw)
     if item.many:
         if isinstance(raw, (list, tuple)):
-            lines = [str(line) for line in raw if str(line).strip()]
+            if not all(isinstance(line, str) for line in raw):
+                raise InvalidInput(f"{label_for(item.name)} must be texts, one per line, not {_short(raw)}.")
+            lines = [line for line in raw if line.strip()]
+        elif isinstance(raw, str):
+            lines = [line.strip() for line in raw.splitlines() if line.strip()]
         else:
-            lines = [line.strip() for line in str(raw).splitlines() if line.strip()]
+            raise InvalidInput(f"{label_for(item.name)} must be text (one per line), not {_short(raw)}.")
         return None if item.optional and not lines else lines
-    text = str(raw)
+    if not isinstance(raw, str):
+        raise InvalidInput(f"{label_for(item.name)} must be text, not {_short(raw)}.")
+    text = raw
     if not text.strip():
         # an empty optional input is one not given; a required one goes on to the task's clear error
         return None if item.optional else text
     turns = conversation_turns(text)
     return text if turns is None else turns
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def conversation_turns(text: str) -> list[dict] | None:
@@ -267,21 +346,27 @@ def param_value(param: Param, raw: Any) -> Any:
                 return True
             if key in (OFF, "false", "no", "0"):
                 return False
-            raise InvalidInput(f"{label_for(param.name)} must be one of {', '.join(TRI_STATE)}, not {raw!r}.")
-        return bool(raw)
+            raise InvalidInput(f"{label_for(param.name)} must be one of {', '.join(TRI_STATE)}, not {_short(raw)}.")
+        if not isinstance(raw, bool):  # a checkbox sends true or false; anything else is not a choice
+            raise InvalidInput(f"{label_for(param.name)} must be true or false, not {_short(raw)}.")
+        return raw
     if param.many:
+        if not isinstance(raw, (list, tuple, str)):
+            raise InvalidInput(f"{label_for(param.name)} must be a comma-separated list, not {_short(raw)}.")
         parts = [str(v).strip() for v in raw] if isinstance(raw, (list, tuple)) else split_many(raw)
         parts = [p for p in parts if p]
         return [_coerce(param, p) for p in parts] or None
     if isinstance(raw, str) and not raw.strip():
         return None
-    if isinstance(raw, float) and math.isnan(raw):
-        return None
+    if isinstance(raw, (list, tuple, dict)):
+        raise InvalidInput(f"{label_for(param.name)} must be one value, not {_short(raw)}.")
     return _coerce(param, raw)
 
 
 def _coerce(param: Param, value: Any) -> Any:
     kind = param.type
+    if isinstance(value, bool) and kind in (int, float):
+        raise InvalidInput(f"{label_for(param.name)} must be a number, not {value!r}.")
     try:
         if kind is int:
             number = float(value)
@@ -290,11 +375,13 @@ def _coerce(param: Param, value: Any) -> Any:
             return int(number)
         if kind is float:
             return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         name = "a whole number" if kind is int else "a number"
-        raise InvalidInput(f"{label_for(param.name)} must be {name}, not {value!r}.") from None
+        raise InvalidInput(f"{label_for(param.name)} must be {name}, not {_short(value)}.") from None
     if kind is str:
-        return str(value).strip()
+        if not isinstance(value, str):
+            raise InvalidInput(f"{label_for(param.name)} must be text, not {_short(value)}.")
+        return value.strip()
     return value
 
 

@@ -23,16 +23,45 @@ def model_choices(spec: TaskSpec, cached: list[str]) -> list[str]:
     return [*first, *[m for m in cached if m not in first]]
 
 
-def model_picker(spec: TaskSpec, cached: list[str]) -> gr.Dropdown:
-    """The tab's model box: the default, cached models, or any hub id or folder typed in."""
-    return gr.Dropdown(
+def model_picker(spec: TaskSpec, cached: list[str], allow_folders: bool = False) -> gr.Dropdown:
+    """The tab's model box: the default, cached models, or any hub id typed in (and a folder on this machine
+    only when the operator allowed folders at launch)."""
+    return ui.DropdownInput(
         choices=model_choices(spec, cached),
         value=spec.default_model,
         allow_custom_value=True,
         label="Model",
-        info="The default, a cached model, or any hub id or local folder",
+        info="The default, a cached model, or any hub id" + (" or a folder on this machine" if allow_folders else ""),
         elem_id=ui.elem_id(spec, "model"),
     )
+
+
+def chosen_model(value: Any, spec: TaskSpec, allow_folders: bool = False) -> str | None:
+    """The model box's value as the model to load (None: the task's default, so an offline machine may use its
+    packaged stand-in). A visitor names hub ids only: the page never opens a folder on the serving machine
+    unless whoever launched it allowed that (``modeldeck ui --allow-local-models``)."""
+    from ..errors import InvalidModelId
+    from ..refs import _is_dir, _shorten, is_hub_id
+
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidModelId(f"The model must be a model id (text), not {type(value).__name__}.",
+                             "Pick one from the list, or type a hub id like 'org/name'.")
+    text = value.strip()
+    if not text or text == spec.default_model:
+        return None
+    if allow_folders:
+        return text
+    from pathlib import Path
+
+    if not is_hub_id(text) or _is_dir(Path(text).expanduser()):
+        raise InvalidModelId(
+            f"{_shorten(text)!r} is not a hub id, and this page does not open folders on the machine serving it.",
+            "Pick a model from the list, or type a hub id like 'org/name'. (Whoever runs the page can allow "
+            "folders: modeldeck ui --allow-local-models.)",
+        )
+    return text
 
 
 def user_error(error: BaseException, values: Any = None) -> gr.Error:

@@ -1,0 +1,154 @@
+"""Refusing a checkpoint that lacks the task's head, before it runs with a random one.
+
+transformers loads gpt2 for text classification, or bert-base for text generation, by building the
+task's head around the checkpoint's body and initialising what the checkpoint lacks at random: the
+model then answers confidently and wrongly. Two checks stop that:
+
+- before anything loads, ``check``: the ``architectures`` a checkpoint's ``config.json`` names
+  against the model classes the task runs (transformers' own auto mappings for the task);
+- while loading, ``check_loaded``: weights transformers reports as missing from the checkpoint
+  (the ones it would initialise randomly).
+
+Either way the error is a ``WrongModelType`` naming the task the model fits, in modeldeck's words
+(no library class names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextvars import ContextVar
+from functools import cache
+
+from .errors import WrongModelType
+
+# The classes each task runs: transformers' auto mappings (by name) and classes named outright.
+TASK_CLASSES: dict[str, tuple[str, ...]] = {
+    "text-classification": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",),
+    "fill-mask": ("MODEL_FOR_MASKED_LM_MAPPING_NAMES",),
+    "question-answering": ("MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES",),
+    "text-generation": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",),
+    "chat": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"),
+    "summarization": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",),
+    "translation": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",),
+    "automatic-speech-recognition": ("MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES",),
+    "text-to-speech": ("MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES",),
+    "zero-shot-audio-classification": ("ClapModel",),
+    "object-detection": ("MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES",),
+    "mask-generation": ("MODEL_FOR_MASK_GENERATION_MAPPING_NAMES", "SamModel", "SamHQModel"),
+    "depth-estimation": ("MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES",),
+    "zero-shot-image-classification": ("MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES",),
+    "image-to-text": ("BlipForConditionalGeneration", "VisionEncoderDecoderModel",
+                      "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"),
+    "visual-question-answering": ("BlipForQuestionAnswering",),
+    "image-text-matching": ("BlipForImageTextRetrieval",),
+}
+# What a model needs to run each task, in words (for the error).
+NEEDS = {
+    "text-classification": "a classification head: a model fine-tuned to classify text",
+    "fill-mask": "a masked-language-model head (BERT-style)",
+    "question-answering": "an extractive question-answering head: a model fine-tuned on SQuAD-style data",
+    "text-generation": "a causal language model, one that continues text",
+    "chat": "a conversational or causal language model",
+    "summarization": "an encoder-decoder (sequence-to-sequence) language model",
+    "translation": "an encoder-decoder (sequence-to-sequence) language model",
+    "automatic-speech-recognition": "a speech-to-text model (Whisper)",
+    "text-to-speech": "a text-to-waveform model (VITS)",
+    "zero-shot-audio-classification": "a CLAP audio-text model",
+    "object-detection": "an object detection head",
+    "mask-generation": "a SAM model",
+    "depth-estimation": "a depth estimation head",
+    "zero-shot-image-classification": "an image-text model like CLIP",
+    "image-to-text": "a captioning model",
+    "visual-question-answering": "a visual question answering model (BLIP VQA)",
+    "image-text-matching": "an image-text matching head (BLIP ITM)",
+}
+
+
+@cache
+def accepted(task: str) -> frozenset[str] | None:
+    """The architecture class names ``task`` runs, or None when any will do (the task is not listed)."""
+    names = TASK_CLASSES.get(task)
+    if names is None:
+        return None
+    from transformers.models.auto import modeling_auto
+
+    found: set[str] = set()
+    for name in names:
+        mapping = getattr(modeling_auto, name, None) if name.endswith("_MAPPING_NAMES") else None
+        if mapping is None:
+            found.add(name)
+            continue
+        for value in mapping.values():
+            found.update(value if isinstance(value, (list, tuple)) else (value,))
+    return frozenset(found)
+
+
+def fitting_tasks(architectures: Iterable[str]) -> list[str]:
+    """The tasks a checkpoint of these architectures runs, most specific first."""
+    from .catalog import tasks_of_architecture
+
+    found: list[str] = []
+    for arch in architectures:
+        found += [t for t in tasks_of_architecture(arch) if t not in found]
+    for task in TASK_CLASSES:
+        if task not in found and set(architectures) & (accepted(task) or set()):
+            found.append(task)
+    return found
+
+
+def _architectures(config: dict | None) -> list[str]:
+    names = (config or {}).get("architectures") if isinstance(config, dict) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def wrong_type(task: str, model: str, default: str, config: dict | None, why: str) -> WrongModelType:
+    """The error for ``model`` run as ``task``: what it lacks, what it is for, what to run instead."""
+    fits = [t for t in fitting_tasks(_architectures(config)) if t != task]
+    need = NEEDS.get(task, f"a model made for {task}")
+    if fits:
+        made = f"{model} is made for {fits[0]}"
+        hint = (f"Run it as what it is: modeldeck run {fits[0]} ... -m {model}; for {task} use a model made for it "
+                f"(default: {default}).")
+    else:
+        made = f"{model} is not a model {task} can run"
+        hint = f"Use a model made for {task} (default: {default}); 'modeldeck tasks' lists the tasks."
+    return WrongModelType(f"{made}: {task} needs {need}, {why}.", hint)
+
+
+def check(spec, model: str, config: dict | None) -> None:
+    """Refuse, before loading, a checkpoint whose architectures are none of those ``spec`` runs."""
+    names = _architectures(config)
+    allowed = accepted(spec.name) if names else None
+    if allowed is None or set(names) & allowed:
+        return
+    raise wrong_type(spec.name, model, spec.default_model, config, "and this checkpoint has none (run anyway, its "
+                     "head would be random)")
+
+
+# The task a load is for (set by the pool around a load), so a load-time refusal can name it.
+loading_task: ContextVar[tuple[str, str] | None] = ContextVar("modeldeck_loading_task", default=None)
+
+
+def check_loaded(model_id: str, path, missing: Iterable[str]) -> None:
+    """Refuse a model transformers had to complete with randomly initialised weights (``missing``)."""
+    missing = sorted(missing)
+    if not missing:
+        return
+    import json
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        config = None
+    task, default = loading_task.get() or ("this task", "the task's default model")
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    raise wrong_type(task, model_id, default, config, f"and the checkpoint lacks its weights ({shown} would be "
+                     "randomly initialised)")
+
+
+def unrecognised(spec, model: str, config: dict | None) -> WrongModelType:
+    """For a checkpoint transformers has no class of this task for (its 'Unrecognized configuration class')."""
+    kind = (config or {}).get("model_type") if isinstance(config, dict) else None
+    why = f"and transformers has no {spec.name} version of its architecture" + (f" ({kind!r})" if kind else "")
+    return wrong_type(spec.name, model, spec.default_model, config, why)

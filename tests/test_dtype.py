@@ -278,3 +278,80 @@ def test_families_auto_leaves_in_fp32_still_agree_closely_when_asked(monkeypatch
         got = [(fp32(t, max_new_tokens=20)[0]["generated_text"], bf16(t, max_new_tokens=20)[0]["generated_text"])
                for t in texts]
     assert sum(a == b for a, b in got) >= 0.8 * len(got)
+
+
+@pytest.mark.real_weights
+@pytest.mark.slow
+def test_real_whisper_and_piper_are_untouched_by_the_dtype(monkeypatch, auto_env, pool):
+    """The real offline speech weights run on CTranslate2 (faster-whisper) and ONNX Runtime (Piper): bf16 does
+    not apply to them. Asked for, it is named in a notice and changes nothing: the same jfk transcript, the
+    same speech samples as in fp32; under auto on a bf16 CPU they run as before."""
+    from modeldeck.notices import collected
+
+    from .conftest import DATA
+
+    fake_cpu(monkeypatch, *NATIVE)
+    asr_model, tts_model = "Systran/faster-whisper-tiny.en", "rhasspy/piper-voices/en_US-joe-medium"
+    jfk = str(DATA / "jfk.flac")
+    with collected() as told:
+        asr = {d: pool.get("automatic-speech-recognition", asr_model, dtype=d) for d in ("fp32", "bf16", "auto")}
+        tts = {d: pool.get("text-to-speech", tts_model, dtype=d) for d in ("fp32", "bf16", "auto")}
+    assert sum("applies to torch models only" in note for note in told) == 2  # bf16, named once per model
+    assert all(r.precision != "bf16" for r in [*asr.values(), *tts.values()])
+    texts = {d: r(jfk, beam_size=1)["text"] for d, r in asr.items()}
+    assert texts["bf16"] == texts["fp32"] == texts["auto"] and "country" in texts["fp32"].lower()
+    speech = {d: r("Ask not what your country can do for you.", seed=1) for d, r in tts.items()}
+    reference = np.asarray(speech["fp32"]["audio"])
+    assert all(np.array_equal(np.asarray(s["audio"]), reference) for s in speech.values())
+
+
+GENERATION_MODELS = [  # (task, model, params): the generation family's fixture models, greedy
+    ("text-generation", None, {}),
+    ("summarization", None, {"num_beams": 1}),
+    ("translation", None, {"tgt_lang": "fra_Latn", "num_beams": 1}),
+    ("translation", "Helsinki-NLP/opus-mt-en-fr", {"num_beams": 1}),
+]
+
+
+def first_tokens(runner, task, text, params, n=20) -> str:
+    """The text of the first ``n`` greedy tokens."""
+    key = {"text-generation": "generated_text", "summarization": "summary_text", "translation": "translation_text"}[task]
+    cap = {"max_length": n + 1, "min_length": 0} if task == "summarization" else {"max_new_tokens": n}
+    out = runner(text, **cap, **params)
+    return (out[0] if isinstance(out, list) else out)[key]
+
+
+def test_generation_floor_decides_auto(monkeypatch, pool):
+    """Greedy output identical for the first 20 tokens on >= 90% of prompts, for every model of the family, or
+    ``auto`` keeps the family in fp32 (the fixture's Marian keeps its first 20 tokens on far fewer)."""
+    fake_cpu(monkeypatch, *NATIVE)
+    prompts = sentences(20, seed=5)
+    kept = {}
+    for task, model, params in GENERATION_MODELS:
+        fp32, bf16 = both(pool, task, model)
+        same = sum(first_tokens(fp32, task, p, params) == first_tokens(bf16, task, p, params) for p in prompts)
+        kept[f"{task}:{model or 'default'}"] = same / len(prompts)
+        pool.clear()
+    print("first 20 greedy tokens kept in bf16:", kept)
+    passes = all(share >= 0.9 for share in kept.values())
+    assert passes or "generation" not in dtypes.AUTO_BF16, kept
+    assert all(share > 0 for share in kept.values()), kept  # bf16 asked for by name still runs and mostly agrees
+
+
+def test_image_classification_floor_decides_auto(monkeypatch, pool):
+    """Zero-shot image classification (CLIP): top-1 identical on >= 99% of a held sample, or ``auto`` keeps the
+    family in fp32."""
+    from PIL import Image
+
+    from .conftest import DATA
+
+    fake_cpu(monkeypatch, *NATIVE)
+    base = Image.open(DATA / "coco-000000039769-cats.png").convert("RGB")
+    pictures = [base.rotate(angle).resize((64 + 8 * (i % 4), 64)) for i, angle in enumerate(range(0, 360, 15))]
+    labels = ["a cat", "a dog", "a car", "a house", "a tree"]
+    fp32, bf16 = both(pool, "zero-shot-image-classification")
+    same = sum(a[0]["label"] == b[0]["label"] for a, b in zip(
+        (fp32(p, candidate_labels=labels) for p in pictures), (bf16(p, candidate_labels=labels) for p in pictures)))
+    share = same / len(pictures)
+    assert share >= 0.99 or "image-audio-classification" not in dtypes.AUTO_BF16, share
+    assert share >= 0.5, share

@@ -133,8 +133,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=5.0)
     args = parser.parse_args()
+    from pinning import pin
 
-    import torch
+    machine = pin("torch", "fp32")  # modeldeck's ASR default is CTranslate2 int8 (faster-whisper) whatever is pinned
 
     import modeldeck
     from modeldeck.media.audio import load_audio
@@ -161,7 +162,7 @@ def main() -> None:
         plain({"raw": jfk[: rate * 2], "sampling_rate": rate}, return_timestamps=True, generate_kwargs={"max_new_tokens": 4})
         plain_s = timed(lambda: plain({"raw": audio, "sampling_rate": rate}, **options), rounds)
         result = {
-            "bench": "asr", "audio": name, "audio_s": round(seconds, 1), "threads": torch.get_num_threads(),
+            "bench": "asr", **machine, "audio": name, "audio_s": round(seconds, 1),
             "tokens": tokens, "faster_whisper_windows": windows, "plain_chunks": plain_chunks, "tokens_per_plain_chunk": per_chunk,
             "modeldeck_s": round(deck_s, 3), "modeldeck_rtf": round(deck_s / seconds, 4),
             "modeldeck_beam5_s": round(deck_beam5_s, 3), "modeldeck_beam5_rtf": round(deck_beam5_s / seconds, 4),

@@ -87,6 +87,9 @@ def main() -> None:
     if args.inside:
         Path(args.inside).write_text(json.dumps(inside(args.requests, args.concurrency)))
         return
+    from pinning import pin
+
+    machine = pin("torch", "fp32")  # the servers and replicas started below inherit the pins
     why = namespace_allowed()
     if why:
         sys.exit(f"bench/cluster.py runs in a loopback-only network namespace: {why}")
@@ -96,7 +99,7 @@ def main() -> None:
     subprocess.run(command, check=True, timeout=1200)
     r = json.loads(report.read_text())
     report.unlink()
-    print(json.dumps(r))
+    print(json.dumps({**machine, **r}))
     print("| server | requests/s | failed |\n|---|---|---|")
     for key, label in (("single_process", "modeldeck serve (one process)"), ("ray_1", "--ray, 1 replica"),
                        ("ray_2", f"--ray, 2 replicas ({r['ray_2_nodes']} nodes)")):

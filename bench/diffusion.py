@@ -1,14 +1,21 @@
-"""Seconds per denoising step of Stable Diffusion v1.4-sized text-to-image: modeldeck vs a plain diffusers
-``StableDiffusionPipeline`` with the same parameters, on the same machine, in one run; and peak memory,
-predicted (``backends.diffusers.predict_pipeline_bytes``) vs measured.
+"""Seconds per denoising step of Stable Diffusion v1.4-sized text-to-image: modeldeck (fp32, and bf16 on a CPU
+that computes it natively) vs a plain diffusers ``StableDiffusionPipeline`` (fp32) with the same parameters, on
+the same machine, in one run; the bf16 picture's PSNR against the fp32 one; and peak memory, predicted
+(``backends.diffusers.predict_pipeline_bytes``) vs measured.
 
 The Hub is unreachable here, so the pipeline is built from v1.4's configs (written out below: UNet 860M,
 VAE 84M, CLIP ViT-L/14 text encoder 123M, safety checker 304M parameters) with random weights; timings
-depend on the shapes, not on the values. Each side runs in its own fresh process (peak RSS is per
-process). A step is the time between two step callbacks (UNet with classifier-free guidance + scheduler).
+depend on the shapes, not on the values. Each side runs in its own fresh process (peak RSS is per process,
+and the plain side must not inherit modeldeck's allocator settings); the sides run in turn, and with
+``--passes 2`` again in reverse order (ABC CBA), the medians taken over both passes. A step is the time
+between two step callbacks (UNet with classifier-free guidance + scheduler). Pinned: modeldeck's dtype per
+side (MODELDECK_DTYPE and the load option), torch threads = physical cores (``--threads``); the CPU features
+seen are printed. Side ``modeldeck-mallocdefault`` (``--sides``) runs modeldeck with glibc's default
+allocator settings (MODELDECK_MALLOC=default): the cost those settings remove.
 Prints a JSON line and markdown rows; the ratio is plain's seconds per step over modeldeck's (> 1: faster).
 
-    python bench/diffusion.py [--steps 3] [--sizes 256,512]
+    python bench/diffusion.py [--steps 3] [--sizes 256,512] [--passes 2]
+        [--sides plain,modeldeck,modeldeck-bf16,modeldeck-mallocdefault]
 """
 
 from __future__ import annotations
@@ -29,6 +36,16 @@ os.environ.setdefault("MODELDECK_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.fixtures: the CLIP tokenizer
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from pinning import load, pin  # noqa: E402
+
+SIDES = {  # side -> (dtype, environment)
+    "plain": ("fp32", {}),
+    "modeldeck": ("fp32", {}),
+    "modeldeck-bf16": ("bf16", {}),
+    "modeldeck-mallocdefault": ("fp32", {"MODELDECK_MALLOC": "default"}),
+}
 
 UNET = dict(  # CompVis/stable-diffusion-v1-4 unet/config.json
     sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
@@ -77,8 +94,12 @@ def rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_side(side: str, folder: str, steps: int, sizes: list[int]) -> dict:
-    """One side in this (fresh) process: step times per size, then peak memory."""
+def run_side(side: str, folder: str, steps: int, sizes: list[int], threads: int | None, save: str | None) -> dict:
+    """One side in this (fresh) process: step times per size, then peak memory; the last picture saved as
+    a numpy array (for the PSNR) when ``save`` names a file."""
+    dtype, _ = SIDES[side]
+    pin("torch", dtype, threads, quiet=True)
+    import numpy as np
     import torch
 
     import diffusers  # noqa: F401 - import cost outside the measured load
@@ -94,79 +115,138 @@ def run_side(side: str, folder: str, steps: int, sizes: list[int]) -> dict:
         pipe.set_progress_bar_config(disable=True)
 
         def call(size):
-            pipe(PROMPT, num_inference_steps=steps, width=size, height=size,
-                 generator=torch.Generator().manual_seed(0),
-                 callback_on_step_end=lambda p, i, t, kw: (stamps.append(time.perf_counter()), kw)[1])
+            return pipe(PROMPT, num_inference_steps=steps, width=size, height=size,
+                        generator=torch.Generator().manual_seed(0),
+                        callback_on_step_end=lambda p, i, t, kw: (stamps.append(time.perf_counter()), kw)[1]).images[0]
     else:
         import modeldeck
 
-        runner = modeldeck.load("text-to-image", folder, device="cpu")
+        runner = modeldeck.load("text-to-image", folder, device="cpu", dtype=dtype)
+        assert (runner.runtime, runner.precision or "fp32") == ("torch", dtype), (runner.runtime, runner.precision)
 
         def call(size):
-            runner(PROMPT, steps=steps, width=size, height=size, seed=0,
-                   on_progress=lambda done, total: stamps.append(time.perf_counter()))
+            return runner(PROMPT, steps=steps, width=size, height=size, seed=0,
+                          on_progress=lambda done, total: stamps.append(time.perf_counter()))["images"][0]
     loaded = rss()
+    picture = None
     for size in sizes:
         stamps.clear()
         start = time.perf_counter()
-        call(size)
+        picture = call(size)
         total = time.perf_counter() - start
-        times[size] = {"step_s": statistics.median(b - a for a, b in zip(stamps, stamps[1:])), "call_s": total}
+        times[size] = {"steps_s": [b - a for a, b in zip(stamps, stamps[1:])], "call_s": total}
+    if save and picture is not None:
+        np.save(save, np.asarray(picture.convert("RGB"), dtype=np.uint8))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"side": side, "times": times, "peak_bytes": peak - baseline, "loaded_bytes": loaded - baseline}
+    return {"side": side, "dtype": dtype, "threads": torch.get_num_threads(), "times": times,
+            "peak_bytes": peak - baseline, "loaded_bytes": loaded - baseline, "load_average": load()}
+
+
+def psnr(a_file: Path, b_file: Path) -> float | None:
+    import numpy as np
+
+    if not (a_file.is_file() and b_file.is_file()):
+        return None
+    a, b = np.load(a_file).astype(np.float64) / 255, np.load(b_file).astype(np.float64) / 255
+    mse = ((a - b) ** 2).mean()
+    return round(float("inf") if mse == 0 else 10 * float(np.log10(1 / mse)), 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--sizes", default="256,512")
+    parser.add_argument("--passes", type=int, default=2, help="1: each side once; 2: ABC then CBA")
+    parser.add_argument("--sides", default="plain,modeldeck,modeldeck-bf16")
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--save", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.side:
-        print(json.dumps(run_side(args.side, args.folder, args.steps, sizes)))
+        print(json.dumps(run_side(args.side, args.folder, args.steps, sizes, args.threads, args.save)))
         return
-    import torch
+    machine = pin("torch", "fp32", args.threads)
+    sides = [s for s in args.sides.split(",") if s]
+    unknown = [s for s in sides if s not in SIDES]
+    if unknown:
+        sys.exit(f"unknown side(s) {unknown}: choose from {', '.join(SIDES)}")
+    if "modeldeck-bf16" in sides and machine["native_bf16"] is None:
+        print("modeldeck-bf16: skipped (this CPU does not compute bf16 natively)", file=sys.stderr)
+        sides.remove("modeldeck-bf16")
 
     from modeldeck.backends.diffusers import predict_pipeline_bytes
     from modeldeck.memory import format_bytes
 
+    order = sides + (sides[::-1] if args.passes > 1 else [])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "sd-v1-4-random"
         started = time.perf_counter()
         build(folder)
         print(f"built v1.4-sized pipeline in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        predicted = predict_pipeline_bytes(folder, "fp32", "cpu")
-        results = {}
-        for side in ("plain", "modeldeck"):
+        predicted = {dtype: predict_pipeline_bytes(folder, dtype, "cpu") for dtype in ("fp32", "bf16")}
+        runs: dict[str, list[dict]] = {side: [] for side in sides}
+        for n, side in enumerate(order):
+            env = {**os.environ, **SIDES[side][1]}
             out = subprocess.run(
                 [sys.executable, __file__, "--side", side, "--folder", str(folder), "--steps", str(args.steps),
-                 "--sizes", args.sizes], capture_output=True, text=True, check=False,
+                 "--sizes", args.sizes, "--save", str(Path(tmp) / f"{side}.npy"),
+                 *(["--threads", str(args.threads)] if args.threads else [])],
+                capture_output=True, text=True, check=False, env=env,
             )
             if out.returncode:
                 sys.exit(out.stderr[-3000:])
-            results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            runs[side].append(result)
+            print(f"  run {n + 1}/{len(order)} {side}: " + ", ".join(
+                f"{k} px {statistics.median(v['steps_s']):.2f} s/step" for k, v in result["times"].items())
+                  + f"; load {result['load_average']}", file=sys.stderr, flush=True)
+        pictures = {side: Path(tmp) / f"{side}.npy" for side in sides}
+        agreement = {
+            "psnr_bf16_vs_fp32_db": psnr(pictures.get("modeldeck", Path()), pictures.get("modeldeck-bf16", Path())),
+            "psnr_modeldeck_vs_plain_db": psnr(pictures.get("plain", Path()), pictures.get("modeldeck", Path())),
+        }
+    step = {side: {size: statistics.median(t for r in rs for t in r["times"][str(size)]["steps_s"]) for size in sizes}
+            for side, rs in runs.items()}
+    peak = {side: max(r["peak_bytes"] for r in rs) for side, rs in runs.items()}
     line = {
-        "bench": "diffusion", "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "load_average": round(os.getloadavg()[0], 1), "steps": args.steps, "predicted_bytes": predicted, **{
-            side: {"times": {str(k): v for k, v in r["times"].items()}, "peak_bytes": r["peak_bytes"]}
-            for side, r in results.items()
-        },
+        "bench": "diffusion", **machine, "steps": args.steps, "passes": args.passes, "predicted_bytes": predicted,
+        "step_s": {side: {str(k): round(v, 3) for k, v in sizes_.items()} for side, sizes_ in step.items()},
+        "peak_bytes": peak, "runs": runs, **agreement, "load_average_end": load(),
     }
-    for size in sizes:
-        line[f"ratio_{size}"] = round(results["plain"]["times"][str(size)]["step_s"]
-                                      / results["modeldeck"]["times"][str(size)]["step_s"], 3)
+    base = "plain" if "plain" in step else None
+    for side in step:
+        for size in sizes:
+            if base and side != base:
+                line[f"ratio_{side}_{size}"] = round(step[base][size] / step[side][size], 3)
+            if side == "modeldeck-bf16" and "modeldeck" in step:
+                line[f"ratio_bf16_over_fp32_{size}"] = round(step["modeldeck"][size] / step[side][size], 3)
     print(json.dumps(line))
-    print("| job | plain diffusers | modeldeck | ratio |")
+    loads = sorted(x for rs in runs.values() for r in rs for x in r["load_average"][:1])
+    print(f"\nload average (1 min) over the runs: {loads[0]:.2f} to {loads[-1]:.2f}")
+    print("| job | plain diffusers (fp32) | modeldeck | ratio |")
     print("| --- | --- | --- | --- |")
-    for size in sizes:
-        plain, ours = results["plain"]["times"][str(size)], results["modeldeck"]["times"][str(size)]
-        print(f"| text-to-image {size}x{size}, s per step (v1.4-sized, cpu fp32) | {plain['step_s']:.2f} s "
-              f"| {ours['step_s']:.2f} s | {line[f'ratio_{size}']:.2f}x |")
-    for side in ("plain", "modeldeck"):
-        print(f"| peak memory ({side}, growth over the imports) | | {format_bytes(results[side]['peak_bytes'])} "
-              f"| predicted {format_bytes(predicted)} ({predicted / results[side]['peak_bytes']:.2f}x) |")
+    for side in step:
+        if side == base:
+            continue
+        dtype = SIDES[side][0]
+        label = {"modeldeck-mallocdefault": ", glibc malloc defaults"}.get(side, "")
+        for size in sizes:
+            plain = f"{step[base][size]:.2f} s" if base else ""
+            ratio = f"{line[f'ratio_{side}_{size}']:.2f}x" if base else ""
+            extra = ""
+            if side == "modeldeck-bf16" and "modeldeck" in step:
+                extra = f"; bf16 over modeldeck fp32: {line[f'ratio_bf16_over_fp32_{size}']:.2f}x"
+            print(f"| text-to-image {size}x{size}, s per step (v1.4-sized, cpu {dtype}{label}) | {plain} "
+                  f"| {step[side][size]:.2f} s | {ratio}{extra} |")
+    if agreement["psnr_bf16_vs_fp32_db"] is not None:
+        print(f"| bf16 picture against the fp32 one ({sizes[-1]}x{sizes[-1]}, same seed) | | "
+              f"PSNR {agreement['psnr_bf16_vs_fp32_db']} dB | floor 30 dB |")
+    for side in step:
+        dtype = SIDES[side][0]
+        print(f"| peak memory ({side}, growth over the imports) | | {format_bytes(peak[side])} "
+              f"| predicted {format_bytes(predicted[dtype])} ({predicted[dtype] / peak[side]:.2f}x) |")
 
 
 if __name__ == "__main__":

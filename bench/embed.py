@@ -40,7 +40,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    from pinning import pin
 
+    machine = pin("torch", "fp32")  # this row is the torch fp32 path (bench/fast_cpu.py has bf16, ONNX, int8)
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -50,7 +52,7 @@ def main() -> None:
     texts = sentences(args.n)
     path = resolve("sentence-transformers/all-MiniLM-L6-v2").path
     plain = SentenceTransformer(str(path), device="cpu")
-    runner = modeldeck.load("feature-extraction", device="cpu")
+    runner = modeldeck.load("feature-extraction", device="cpu", runtime="torch", dtype="fp32")
     plain.encode(texts[:64])
     runner(texts[:64])
 
@@ -66,8 +68,8 @@ def main() -> None:
     plain_s, deck_s = statistics.median(plain_times), statistics.median(deck_times)
     result = {
         "bench": "embed",
+        **machine,
         "sentences": args.n,
-        "threads": torch.get_num_threads(),
         "sentence_transformers_encode_s": round(plain_s, 3),
         "modeldeck_s": round(deck_s, 3),
         "speedup": round(plain_s / deck_s, 3),

@@ -39,7 +39,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    from pinning import pin
 
+    machine = pin("torch", "fp32")  # the torch fp32 path (CTranslate2 rows: bench/fast_cpu.py)
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
@@ -53,7 +55,7 @@ def main() -> None:
         from modeldeck.backends.transformers import load_model
 
         model = load_model(GPT2LMHeadModel, Path(folder), args.device)  # same dtype modeldeck picks
-        runner = modeldeck.load("text-generation", folder, device=args.device)
+        runner = modeldeck.load("text-generation", folder, device=args.device, runtime="torch", dtype="fp32")
     n = args.new_tokens
 
     def plain() -> tuple[str, int]:
@@ -85,6 +87,7 @@ def main() -> None:
     paired = statistics.median(p / d for p, d in zip(plain_times, deck_times))
     result = {
         "bench": "generate",
+        **machine,
         "model": "gpt2-sized (124M, random weights)",
         "device": args.device,
         "threads": torch.get_num_threads(),

@@ -5,7 +5,8 @@ For each model below (real architectures at REAL size, random weights built
 from the real configs written out here, saved as the hub ships them: the
 same dtype, safetensors), a fresh subprocess imports torch and transformers,
 notes its resident memory (RSS), loads the model with modeldeck's loader
-(backends.transformers.load_model, CPU, the dtype modeldeck picks), touches
+(backends.transformers.load_model, CPU, in ``--dtype``: fp32 by default, bf16 to check that the
+prediction follows the dtype a bf16-capable CPU loads in), touches
 every weight once (safetensors are memory-mapped, so pages become resident
 when first read, as in the first inference), and notes RSS again. The growth
 is compared with modeldeck's prediction (memory.predict_bytes from the
@@ -13,7 +14,7 @@ safetensors headers) and with the rule (weights file size x 1.2).
 
 Prints one JSON line per model, a JSON summary line and a markdown table.
 
-    python bench/memory.py [--only gpt2 bert-base-uncased ...] [--keep DIR]
+    python bench/memory.py [--only gpt2 bert-base-uncased ...] [--keep DIR] [--dtype fp32|bf16]
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ print(json.dumps({"growth": after - before, "growth_after_load": after_load - be
 """
 
 
-def run(code: str, *args: str) -> str:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+def run(code: str, *args: str, dtype: str = "fp32") -> str:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", MODELDECK_DTYPE=dtype)
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
     if result.returncode:
         raise SystemExit(f"subprocess failed:\n{result.stderr[-3000:]}")
@@ -131,7 +132,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", help="model ids (or their last part) to run")
     parser.add_argument("--keep", type=Path, help="build into this folder and keep it (reused next time)")
+    parser.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="the dtype the models load in")
     args = parser.parse_args()
+    from pinning import pin
+
+    machine = pin("torch", args.dtype)
 
     from modeldeck import memory
 
@@ -144,12 +149,13 @@ def main() -> None:
         if not (folder / "config.json").exists():
             run(f"MODELS = {MODELS!r}\n" + BUILD, name, str(folder))
         weights = memory.local_weights(folder, name)
-        predicted = memory.predict_bytes(weights, "fp32", "cpu")
+        predicted = memory.predict_bytes(weights, args.dtype, "cpu")
         rule = memory.rule_bytes(weights)
-        measured = json.loads(run(MEASURE, MODELS[name]["cls"], str(folder)).strip().splitlines()[-1])
+        measured = json.loads(run(MEASURE, MODELS[name]["cls"], str(folder), dtype=args.dtype).strip().splitlines()[-1])
         growth = measured["growth"]
         row = {
             "model": name,
+            "dtype": measured["dtype"],
             "parameters": weights.parameters,
             "stored_dtype": "/".join(weights.params_by_dtype),
             "file_bytes": weights.weights_bytes,
@@ -172,6 +178,7 @@ def main() -> None:
 
     mean = lambda key: sum(abs(r[key]) for r in rows) / len(rows)  # noqa: E731
     summary = {
+        "bench": "memory", **machine,
         "models": len(rows),
         "modeldeck_mean_abs_error": mean("modeldeck_error"),
         "rule_mean_abs_error": mean("rule_error"),
@@ -182,6 +189,7 @@ def main() -> None:
     }
     print(json.dumps(summary))
     print()
+    print(f"Loaded in {args.dtype}.")
     print("| model | params (stored dtype) | weights file | measured RSS growth | modeldeck | error | x1.2 rule | error |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     fmt = memory.format_bytes

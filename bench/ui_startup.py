@@ -105,6 +105,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from pinning import pin
+
+    machine = pin("torch", "fp32")  # the servers started below inherit the pins
 
     import modeldeck
     from modeldeck.hub import resolve
@@ -122,6 +125,7 @@ def main() -> None:
         plain_torch.append(torch_loaded)
     result = {
         "bench": "ui_startup",
+        **machine,
         "rounds": args.rounds,
         "modeldeck_tasks": tasks,
         "modeldeck_s": round(statistics.median(deck), 2),

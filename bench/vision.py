@@ -57,7 +57,9 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    from pinning import pin
 
+    machine = pin("torch", "fp32")
     import torch
     from PIL import Image
     from transformers import BlipForImageTextRetrieval, BlipProcessor
@@ -70,7 +72,7 @@ def main() -> None:
         build_blip_itm_base(Path(tmp))
         processor = BlipProcessor.from_pretrained(tmp)
         model = BlipForImageTextRetrieval.from_pretrained(tmp).eval()
-        runner = modeldeck.load("image-text-matching", tmp, device="cpu")
+        runner = modeldeck.load("image-text-matching", tmp, device="cpu", runtime="torch", dtype="fp32")
 
         def plain():
             scores = {}
@@ -94,8 +96,8 @@ def main() -> None:
     plain_s, deck_s = statistics.median(plain_times), statistics.median(deck_times)
     print(json.dumps({
         "bench": "image-text-matching",
+        **machine,
         "texts": len(texts),
-        "threads": torch.get_num_threads(),
         "model_card_per_pair_s": round(plain_s, 3),
         "modeldeck_s": round(deck_s, 3),
         "speedup": round(plain_s / deck_s, 3),

@@ -47,6 +47,9 @@ def pytest_configure(config):
             "HF_HOME": str(state / "hf-home"),
             "MODELDECK_HOME": str(state / "modeldeck-home"),
             "MODELDECK_DEVICE": "cpu",
+            # The suite's exact-agreement checks (batched vs alone within 1e-5, ONNX vs torch) are fp32 ones;
+            # tests/test_dtype.py covers auto's choice and bf16 (with their own floors).
+            "MODELDECK_DTYPE": "fp32",
             "TOKENIZERS_PARALLELISM": "false",
         }
     )

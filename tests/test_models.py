@@ -336,11 +336,12 @@ def test_doctor_reports_machine_and_what_tasks_need(cli, empty_cache):
     assert "budget" in text and "offline" in text and "modeldeck pull google-bert/bert-base-uncased" in text
 
 
-def test_estimate_for_a_gpu_on_a_machine_without_one(cli):
+def test_estimate_for_a_gpu_on_a_machine_without_one(cli, monkeypatch):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
+    monkeypatch.delenv("MODELDECK_DTYPE", raising=False)  # the device's default dtype (the suite pins fp32)
     result = cli("estimate", BERT, "--device", "cuda", "--json")
     assert result.code == 0, result.err
     e = json.loads(result.out)

@@ -216,15 +216,11 @@ def model_weights(model) -> Weights:
 
 
 def load_dtype(device: str) -> str:
-    """The dtype modeldeck loads in on ``device`` (mirrors backends.device.pick_dtype)."""
-    if not device.startswith("cuda"):
-        return "fp32"
-    import torch
+    """The dtype modeldeck loads in on ``device`` when no task says otherwise (see modeldeck.dtypes):
+    MODELDECK_DTYPE when set, else fp32 on a CPU and bf16 (where supported) or fp16 on a GPU."""
+    from .dtypes import current
 
-    try:
-        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
-    except (RuntimeError, AssertionError):  # a CPU-only build asked about CUDA
-        return "fp16"
+    return current(device)
 
 
 def tensor_bytes(weights: Weights, dtype: str) -> int:
@@ -462,14 +458,15 @@ def device_memory(device: str) -> int:
     return psutil.virtual_memory().total
 
 
-def predicted_size(path, device: str, model_id: str = "") -> int:
-    """Predicted resident memory of the model in folder ``path`` on ``device`` (headers only).
+def predicted_size(path, device: str, model_id: str = "", dtype: str | None = None) -> int:
+    """Predicted resident memory of the model in folder ``path`` on ``device`` loaded in ``dtype``
+    (default: ``load_dtype(device)``; headers only).
 
     A diffusers pipeline counts all its parts and one generation's working memory; a min-dalle
     variant its own files only."""
     path = Path(path)
     if (path / "model_index.json").is_file():
-        return predict_pipeline_bytes(path, load_dtype(device), device)
+        return predict_pipeline_bytes(path, dtype or load_dtype(device), device)
     if model_id and any(path.glob("detoker*.pt")):
         from .backends.min_dalle import predict_bytes as min_dalle_bytes
 
@@ -478,7 +475,7 @@ def predicted_size(path, device: str, model_id: str = "") -> int:
         weights = local_weights(Path(path))
     except (ModeldeckError, OSError):
         return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
-    return predict_bytes(weights, load_dtype(device), device)
+    return predict_bytes(weights, dtype or load_dtype(device), device)
 
 
 def device_kind(device: str) -> str:

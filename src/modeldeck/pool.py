@@ -43,6 +43,7 @@ LOAD_OPTIONS = {
     "batch_wait": "seconds the engine waits for requests to batch with (0: no batching)",
     "runtime": "auto, torch, onnx or ctranslate2 (CPU fast paths; see modeldeck.runtimes)",
     "quantize": "int8 on a fast runtime (or none)",
+    "dtype": "auto, fp32, bf16 (CPUs with native bf16, GPUs) or fp16 (GPUs); see modeldeck.dtypes",
     "max_queue": "calls taken at once (waiting or running) before more are refused (MODELDECK_MAX_QUEUE)",
 }
 DEFAULT_LOAD_WAIT = 60.0
@@ -71,9 +72,11 @@ def check_options(options: dict[str, Any]) -> None:
     queue = options.get("max_queue")
     if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int) or not 1 <= queue <= 1_000_000):
         raise InvalidInput(f"max_queue must be a whole number from 1 to 1000000, not {queue!r}.")
+    from .dtypes import check_options as check_dtype
     from .runtimes import check_options as check_runtime
 
     check_runtime(options)
+    check_dtype(options)
 
 
 def model_config(model: str) -> dict | None:
@@ -273,7 +276,7 @@ class Pool:
 
     def _load(self, entry: Entry) -> Task:
         """Resolve, check and reserve room for the entry's model, then load it (not under the lock)."""
-        from . import hub
+        from . import dtypes, hub
         from .backends import quiet_libraries
         from .backends.transformers import allowing
         from .integrity import check as check_integrity
@@ -287,7 +290,8 @@ class Pool:
         else:
             model_id, path = runner.model_id, entry.path
         check_integrity(path, model_id)  # a truncated or missing file: named, with the repair, before loading
-        predicted = predicted_size(path, runner.device, model_id)
+        dtype = dtypes.choose(spec.name, runner.device, options)  # fp32, bf16 or fp16; refused here, with the reason
+        predicted = predicted_size(path, runner.device, model_id, dtype)
         victims: list[Entry] = []
         try:
             self._reserve(entry, predicted, model_id, victims)
@@ -297,13 +301,15 @@ class Pool:
             quiet_libraries()
             with allowing(model_id, allow_pickle=options.get("allow_pickle", False),
                           trust_remote_code=options.get("trust_remote_code", False),
-                          task=(spec.name, spec.default_model)):  # for heads.check_loaded's error
+                          task=(spec.name, spec.default_model)), \
+                    dtypes.loading(dtype, dtypes.requested(options)) as loaded:  # torch loaders read the dtype
                 try:
                     state = runner.task(path, model_id, device=runner.device, **options)
                 except ModeldeckError:
                     raise
                 except Exception as e:  # noqa: BLE001 - a library refused the model: say which, and why
                     raise load_failure(spec, model_id, e) from e
+            dtypes.settle(state, loaded)  # state.precision: the dtype its torch model runs in
         except BaseException:
             with self._cond:
                 entry.reserved, entry.predicted = False, 0

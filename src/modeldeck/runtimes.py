@@ -40,7 +40,7 @@ FAST = {
     "translation": "ctranslate2",
 }
 # Bumped when the way a graph is made changes, so old stored graphs are not reused.
-FORMAT = {"onnx": 1, "ctranslate2": 1}
+FORMAT = {"onnx": 2, "ctranslate2": 1}  # onnx 2: TorchScript export + ONNX Runtime fusions, timed
 PACKAGES = {"onnx": ("onnxruntime", "onnx", "onnxscript"), "ctranslate2": ("ctranslate2",)}
 
 
@@ -101,14 +101,12 @@ def choose(task_name: str, model_id: str, model_path: Path, device: str, options
             f"The {fast} runtime needs {', '.join(PACKAGES[fast])}, which are not all installed.",
             "Install them with: pip install 'modeldeck[fast]'",
         )
-    if fast == "onnx" and precision == "int8":
-        raise InvalidInput(
-            "int8 is not offered on onnx: dynamic int8 of MiniLM kept cosine agreement of only 0.98 with "
-            "the fp32 embeddings on some sentences (modeldeck's floor is 0.99), and ran no faster on this CPU.",
-            "Leave --quantize out (onnx runs in fp32); bench/RESULTS.md has the figures.",
-        )
     if runtime == fast or precision == "int8":
         return Choice(fast, precision, build=True)
+    from .dtypes import choose as choose_dtype
+
+    if choose_dtype(task_name, device, options) != "fp32":
+        return Choice("torch")  # bf16 (asked for, or auto's pick on this CPU) runs on torch, faster than fp32 graphs
     # auto: the fast runtime only where its graph is already stored (made by an earlier run or a pull).
     path = store_path(model_id, model_path, fast, precision)
     if is_stored(path):
@@ -163,7 +161,7 @@ def exporter_version(runtime: str) -> str:
     from importlib.metadata import version
 
     if runtime == "onnx":
-        return f"onnx{FORMAT['onnx']}-torch{version('torch')}-onnxscript{version('onnxscript')}"
+        return f"onnx{FORMAT['onnx']}-torch{version('torch')}-ort{version('onnxruntime')}"
     return f"ct2{FORMAT['ctranslate2']}-{version('ctranslate2')}-transformers{version('transformers')}"
 
 

@@ -1,7 +1,8 @@
-"""Pick the device and dtype a model runs in."""
+"""Pick the device a model runs in, and read what its CPU computes natively (the dtype choice: modeldeck.dtypes)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .. import settings
@@ -66,10 +67,56 @@ def pick_device(requested: str | None = None) -> str:
     return "cpu"
 
 
-def pick_dtype(device: str):
-    """fp32 on CPUs (fast and exact there), fp16 on GPUs, bf16 where the GPU supports it."""
+def gpu_dtype() -> str:
+    """bf16 on a CUDA GPU that supports it, else fp16."""
     import torch
 
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    try:
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
+    except (RuntimeError, AssertionError):  # a CPU-only build asked about CUDA
+        return "fp16"
+
+
+# -- what the CPU computes natively -------------------------------------------------------------------
+
+# CPU flags (Linux /proc/cpuinfo names) that mean native bf16 arithmetic, and how to say them.
+BF16_FLAGS = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16", "bf16": "Arm BF16"}
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as the kernel lists them (x86 ``flags``, Arm ``Features``); on systems
+    without /proc/cpuinfo, what torch reports (AVX512-BF16 and AMX only)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    try:
+        import torch
+
+        found = set()
+        if torch.cpu._is_avx512_bf16_supported():
+            found.add("avx512_bf16")
+        if torch.cpu._is_amx_tile_supported():
+            found.add("amx_bf16")
+        return frozenset(found)
+    except Exception:  # noqa: BLE001 - an older torch: assume nothing
+        return frozenset()
+
+
+def cpu_bf16() -> str | None:
+    """The CPU feature that computes bf16 natively here (e.g. "AVX512-BF16"), or None."""
+    flags = cpu_flags()
+    return next((name for flag, name in BF16_FLAGS.items() if flag in flags), None)
+
+
+def cpu_features() -> list[str]:
+    """The CPU features that matter for modeldeck's kernels (for doctor and the benchmarks)."""
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16",
+              "asimd", "sve", "bf16", "i8mm")
+    flags = cpu_flags()
+    return [flag for flag in wanted if flag in flags]

@@ -9,7 +9,8 @@ mask are blended back each step) and dedicated 9-channel inpainting UNets
 (the mask and masked image are model inputs).
 
 Device and dtype: fp32 on CPU with torch's memory-efficient attention (and VAE tiling above
-512x512, set per call); fp16 on CUDA. Weights load from safetensors; a
+512x512, set per call), bf16 when asked for on a CPU that computes it natively (see modeldeck.dtypes);
+fp16 on CUDA. Weights load from safetensors; a
 pickle-only model needs the user's allow-pickle, and diffusers then reads it
 with ``weights_only=True``.
 """
@@ -17,6 +18,7 @@ with ``weights_only=True``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,15 @@ def model_index(folder: Path) -> dict:
 
 
 def pipeline_dtype(device: str):
-    import torch
+    """The load's dtype (see modeldeck.dtypes): fp32 on a CPU unless bf16 was chosen; fp16 on CUDA by default
+    (diffusers pipelines are published and tested in fp16 there)."""
+    from .. import dtypes
 
-    return torch.float16 if device.startswith("cuda") else torch.float32
+    name = dtypes.current(device)
+    if device.startswith("cuda") and not dtypes.chosen() and not os.environ.get("MODELDECK_DTYPE", "").strip():
+        name = "fp16"
+    dtypes.used(name)
+    return dtypes.torch_dtype(name)
 
 
 def _has_safetensors(folder: Path) -> bool:
@@ -74,8 +82,10 @@ def load_pipeline(task: str, folder: Path, device: str, model_id: str):
     """The AutoPipeline for ``task`` from ``folder``, on ``device``, quiet and memory-frugal on CPU."""
     import diffusers
 
+    from . import tune_allocator
     from .transformers import pickle_allowed
 
+    tune_allocator()  # the worker thread's steps would fault in fresh pages otherwise
     folder = Path(folder)
     if not is_diffusers(folder):
         raise ModelNotAvailable(f"{model_id} is not a diffusers pipeline (no model_index.json in {folder}).")

@@ -8,14 +8,19 @@ from typing import Any
 from ..errors import require
 
 
-def load_sentence_model(path: Path, device: str):
-    """A SentenceTransformer from a local folder: pickle and remote code only where the user allowed them."""
+def load_sentence_model(path: Path, device: str, dtype: Any = None):
+    """A SentenceTransformer from a local folder: pickle and remote code only where the user allowed them;
+    in ``dtype`` (default: the load's choice, see modeldeck.dtypes: bf16 on CPUs that compute it natively)."""
+    from . import tune_allocator
+    from ..dtypes import pick_dtype
     from .transformers import check_remote_code, check_safe
 
+    tune_allocator()
     st = require("sentence_transformers", "sentence-transformers")
     check_safe(path)
     trust = check_remote_code(path)
-    return st.SentenceTransformer(str(path), device=device, trust_remote_code=trust, local_files_only=True)
+    kwargs = {"model_kwargs": {"dtype": dtype or pick_dtype(device)}}
+    return st.SentenceTransformer(str(path), device=device, trust_remote_code=trust, local_files_only=True, **kwargs)
 
 
 def tokenize(model, texts: list[str]) -> list[Any]:

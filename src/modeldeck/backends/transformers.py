@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnsafeModel
-from .device import pick_dtype
+from ..dtypes import pick_dtype
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,12 @@ def load_model(
     dtype: Any = None, **kwargs: Any,
 ):
     """``cls.from_pretrained(path)`` on ``device`` in eval mode; remote code and pickle only when allowed."""
+    from . import tune_allocator
+
     path = Path(path)
     check_safe(path, allow_pickle)
     remote = check_remote_code(path, trust_remote_code)
+    tune_allocator()
     kwargs.pop("weights_only", None)  # never unpickle arbitrary objects
     try:
         model = cls.from_pretrained(
@@ -161,7 +164,34 @@ def load_model(
     from ..heads import check_loaded
 
     check_loaded(model_id_for(path), path, info.get("missing_keys") or ())  # never a randomly initialised head
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if getattr(model, "dtype", None) is not None and str(model.dtype) in ("torch.bfloat16", "torch.float16"):
+        cast_float_inputs(model)
+    return model
+
+
+def cast_float_inputs(model, depth: int = 2) -> None:
+    """Float32 tensors handed to a bf16/fp16 model (pictures, audio features) are cast to its dtype on the
+    way in: hooks on the model and its first ``depth`` levels of submodules, where tasks hand inputs in
+    (``model(...)``, ``model.get_audio_features(...)``, ``model.vision_model(...)``). Outputs stay as
+    the model makes them; the tasks read them as float."""
+    import torch
+
+    dtype = model.dtype
+
+    def cast(value):
+        if isinstance(value, torch.Tensor) and value.dtype in (torch.float32, torch.float64):
+            return value.to(dtype)
+        return value
+
+    def hook(module, args, kwargs):
+        return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+
+    level = [model]
+    for _ in range(depth + 1):
+        for module in level:
+            module.register_forward_pre_hook(hook, with_kwargs=True)
+        level = [child for module in level for child in module.children()]
 
 
 def load_processor(cls: Any, path: Path, *, trust_remote_code: bool = False, **kwargs: Any):

@@ -29,7 +29,9 @@ def _options(command):
 @click.option("--model", "-m", help=f"Hub id[@revision] or folder [default: {Chat.spec.default_model}]")
 @click.option("--device", help="cpu, cuda, cuda:1, mps [default: best available]")
 @click.option("--system", help="A system message to open the conversation (for models whose chat format has one).")
-def chat_command(model, device, system, **options) -> None:
+@click.option("--dtype", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
+              help="auto (default; MODELDECK_DTYPE), fp32, bf16 (CPUs with native bf16, GPUs), fp16 (GPUs).")
+def chat_command(model, device, system, dtype=None, **options) -> None:
     """Chat with a model in the terminal: multi-turn; /reset starts over, Ctrl-D leaves."""
     from .. import load
     from ..errors import InvalidInput
@@ -39,7 +41,10 @@ def chat_command(model, device, system, **options) -> None:
     params = {p.name: options[p.name] for p in Chat.spec.params if options.get(p.name) is not None}
     Chat.spec.bind("check", params)  # bad parameters fail before the model loads
     check_decoding(params)
-    runner = load("chat", model, device=device)
+    runner = load("chat", model, device=device, **({"dtype": dtype} if dtype else {}))
+    from .run import say_runtime
+
+    say_runtime(runner)
     interactive = sys.stdin.isatty()
     if interactive:
         try:

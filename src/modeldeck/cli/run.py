@@ -124,6 +124,22 @@ def runtime_options(spec: TaskSpec) -> list[click.Option]:
     ]
 
 
+def dtype_option() -> click.Option:
+    """--dtype: the dtype torch models load in (see modeldeck.dtypes)."""
+    return click.Option(
+        ["--dtype"], type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
+        help="auto (default; MODELDECK_DTYPE): bf16 where this CPU computes it natively and the task keeps its "
+             "answers in it, else fp32; bf16 (CPUs with AVX512-BF16/AMX, GPUs), fp16 (GPUs), fp32.",
+    )
+
+
+def say_runtime(runner) -> None:
+    """On stderr (--json stays clean): which fast path ran, or the reduced precision torch runs in."""
+    runtime, precision = getattr(runner, "runtime", "torch"), getattr(runner, "precision", None)
+    if runtime != "torch" or precision in ("bf16", "fp16"):
+        click.echo(f"Runtime: {runtime} ({precision or 'fp32'})", err=True)
+
+
 def check_writable(path: Path) -> None:
     """Refuse an -o file that cannot be written, before the model runs: a folder, a read-only place, a
     pseudo file system (/proc). Tried for real (the file is made and removed again when it was not there)."""
@@ -175,10 +191,9 @@ def task_command(spec: TaskSpec) -> click.Command:
             get_task(spec.name).check_output(Path(output), params)
             check_writable(Path(output))
         allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
-        allowed.update({name: options[name] for name in ("runtime", "quantize") if options.get(name)})
+        allowed.update({name: options[name] for name in ("runtime", "quantize", "dtype") if options.get(name)})
         runner = load(spec.name, model, device=device, **allowed)
-        if runner.runtime != "torch":  # say which fast path ran (stderr: --json stays clean)
-            click.echo(f"Runtime: {runner.runtime} ({runner.precision})", err=True)
+        say_runtime(runner)
         stream = runner.stream if runner.streams else None
         if stream is not None and not as_json and not output and stdout_is_terminal():
             with show_notices():  # tasks that generate text print it as it comes
@@ -205,6 +220,7 @@ def task_command(spec: TaskSpec) -> click.Command:
         click.Option(["--allow-pickle"], is_flag=True, help="Allow this model's pickle-only weights (tensors only)."),
         click.Option(["--trust-remote-code"], is_flag=True, help="Allow this model to run Python code from its repo."),
         *runtime_options(spec),
+        dtype_option(),
         *[param_option(p) for p in spec.params],
         *[click.Option([info.option], is_flag=True, help=info.help) for info in spec.infos],
     ]

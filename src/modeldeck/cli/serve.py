@@ -56,10 +56,14 @@ def is_loopback(host: str) -> bool:
 @click.option("--request-timeout", default=300.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Ray: seconds to wait for a model replica before a retryable 504.")
 @click.option("--print-config", is_flag=True, help="Ray: print a Serve config file (serve deploy, KubeRay) and exit.")
+@click.option("--dtype", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
+              help="dtype of the torch models served (default: $MODELDECK_DTYPE or auto: bf16 where this CPU "
+                   "computes it natively and the task keeps its answers in it, else fp32).")
 def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_seconds, max_image_pixels,
                   max_new_tokens, queue_size, allow_urls, voices, log_level, ray_address=None, replicas=(),
                   min_replicas=(), max_replicas=(), target_ongoing=2.0, replica_cpus=(), replica_gpus=(),
-                  ingress_cpus=0.0, proxy_location="HeadOnly", request_timeout=300.0, print_config=False) -> None:
+                  ingress_cpus=0.0, proxy_location="HeadOnly", request_timeout=300.0, print_config=False,
+                  dtype=None) -> None:
     """Serve models over HTTP: Hugging Face InferenceClient and the openai package work against it.
 
     \b
@@ -86,6 +90,10 @@ def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_se
         if not sep or not name or not model:
             raise InvalidInput(f"--voice {entry!r} is not NAME=MODEL[#SPEAKER].", "E.g. --voice nova=rhasspy/piper-voices/en_US-joe-medium")
         voice_map[name] = model
+    if dtype is not None:
+        from ..dtypes import set_process_dtype
+
+        set_process_dtype(dtype, check=ray_address is None and not print_config)  # Ray: checked on each node
     # Limits are process settings, fixed here at start (requests never change them).
     for env, value in (("MODELDECK_MAX_AUDIO_SECONDS", max_audio_seconds), ("MODELDECK_MAX_IMAGE_PIXELS", max_image_pixels),
                        ("MODELDECK_MAX_NEW_TOKENS", max_new_tokens)):

@@ -17,8 +17,16 @@ def split_tasks(values: tuple[str, ...]) -> list[str]:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default: 7860, or the next free one].")
 @click.option("--allow-local-models", is_flag=True,
               help="Let the model box open folders on this machine (off: visitors name hub ids and cached models).")
-def ui_command(tasks: tuple[str, ...], host: str, port: int | None, allow_local_models: bool) -> None:
+@click.option("--dtype", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
+              help="dtype of the torch models (default: $MODELDECK_DTYPE or auto: bf16 where this CPU computes it "
+                   "natively and the task keeps its answers in it, else fp32).")
+def ui_command(tasks: tuple[str, ...], host: str, port: int | None, allow_local_models: bool,
+               dtype: str | None = None) -> None:
     """Start the web UI: a tab per task, grouped by modality, in your browser."""
+    if dtype is not None:
+        from ..dtypes import set_process_dtype
+
+        set_process_dtype(dtype)
     auth = serve_auth(host)  # fails before the app is built; launch() checks again for Python callers
     from ..ui.app import build_app, launch
 

@@ -10,7 +10,8 @@ import click
 from ..errors import InvalidInput
 from .plan import ClusterPlan, ModelPlan, per_model, predicted_memory
 
-LIMITS = ("MODELDECK_MAX_AUDIO_SECONDS", "MODELDECK_MAX_IMAGE_PIXELS", "MODELDECK_MAX_NEW_TOKENS")
+# Process settings fixed at start and carried to every replica (runtime_env.env_vars).
+LIMITS = ("MODELDECK_MAX_AUDIO_SECONDS", "MODELDECK_MAX_IMAGE_PIXELS", "MODELDECK_MAX_NEW_TOKENS", "MODELDECK_DTYPE")
 
 
 def model_entries(config, preload: tuple[str, ...]) -> list[tuple[str, str | None, str]]:

@@ -78,11 +78,20 @@ def tasks_of_architecture(arch: str) -> tuple[str, ...]:
     return tuple(t for suffix, tasks in SUFFIXES.items() if arch.endswith(suffix) for t in tasks)
 
 
+def has_chat_template(folder: Path | None) -> bool:
+    """Whether the model's tokenizer has a chat template (in tokenizer_config.json, or chat_template.jinja)."""
+    if folder is None:
+        return False
+    return bool(_json(folder / "tokenizer_config.json").get("chat_template")) or (folder / "chat_template.jinja").is_file()
+
+
 def _kinds(folder: Path) -> set[str]:
     """Task names a model folder serves, judged from its files."""
     found: set[str] = set()
     for arch in architectures(folder):
         found.update(tasks_of_architecture(arch))
+    if "text-generation" in found and has_chat_template(folder):  # an instruct model: it chats too
+        found.add("chat")
     if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
         found.update(("feature-extraction", "sentence-similarity"))
     pipeline = _json(folder / "model_index.json").get("_class_name")

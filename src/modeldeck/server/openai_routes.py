@@ -45,24 +45,17 @@ def model_for(state, name: str, task: str) -> str | None:
             raise ClientError(400, f"{name} is a model for {OPENAI_ALIASES[name]}, not {task}.", param="model")
         return None
     if task == "chat":
+        from ..catalog import has_chat_template
+        from ..pipelines.chat import INSTRUCT_MODEL
+
         tasks = state.models.tasks_for(name)
         if "chat" in tasks or ("text-generation" in tasks and has_chat_template(state.models.folder(name))):
             return name
         raise ClientError(400, f"Model {name} is not a chat model (it serves: {', '.join(tasks) or 'nothing here'}).",
-                          param="model", hint="Use a chat model, or a text-generation model with a chat template.",
-                          code="wrong_task")
+                          param="model", hint=f"Use a chat model, e.g. {INSTRUCT_MODEL} or {get_task('chat').spec.default_model} "
+                          "(GET /v1/models lists the chat models here).", code="wrong_task")
     state.models.require(name, task)
     return name
-
-
-def has_chat_template(folder) -> bool:
-    if folder is None:
-        return False
-    try:
-        config = json.loads((folder / "tokenizer_config.json").read_text())
-    except (OSError, ValueError):
-        config = {}
-    return bool(config.get("chat_template")) or (folder / "chat_template.jinja").is_file()
 
 
 def _id(prefix: str) -> str:

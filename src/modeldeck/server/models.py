@@ -139,6 +139,18 @@ class Models:
 
         return default_pool.stats()
 
+    def held(self) -> list[dict]:
+        """The loaded models for ``modeldeck ps`` (GET /api/ps): memory, runtime, dtype, queue, calls served."""
+        from .. import held
+
+        return held.models()
+
+    def stop(self, model: str, task: str | None = None) -> list[dict]:
+        """Unload ``model`` (POST /api/stop); ModelNotAvailable (404) when it is not loaded."""
+        from .. import held
+
+        return held.stop(model, task)
+
     def preload(self) -> None:
         """Load every ``--preload`` model (blocking), so the first request does not wait for it."""
         from ..pipelines import canonical_name

@@ -520,8 +520,13 @@ async def list_models(request: Request) -> JSONResponse:
             if tasks and entry.id not in seen:
                 seen.add(entry.id)
                 rows.append({"id": entry.id, "object": "model", "created": 0, "owned_by": "modeldeck", "tasks": tasks})
+        present: dict[str, bool] = {}
         for alias, task in OPENAI_ALIASES.items():
-            if state.config.serves(task) and task in registry():
+            if task not in present:  # an OpenAI name answers only when its task's model is here to answer it
+                spec = get_task(task).spec if state.config.serves(task) and task in registry() else None
+                present[task] = spec is not None and any(
+                    state.models.folder(m) is not None for m in (spec.default_model, spec.offline_default) if m)
+            if present[task]:
                 rows.append({"id": alias, "object": "model", "created": 0, "owned_by": "modeldeck", "tasks": [task],
                              "default_for": task})
         return rows

@@ -331,4 +331,7 @@ def launch(app: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = No
         theme=theme(),
         **kwargs,
     )
+    from .manage import add_routes
+
+    add_routes(app, login=auth is not None)  # modeldeck ps / stop, as against modeldeck serve
     return app.local_url

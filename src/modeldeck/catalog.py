@@ -170,6 +170,28 @@ def _main_revision(repo):
     return revisions[0] if revisions else None
 
 
+def model_tasks() -> dict[str, list[str]]:
+    """Each model on this machine (cached or packaged) and the tasks it serves: quick (no sizes, no integrity
+    checks), for the web UI's model pickers."""
+    found: dict[str, list[str]] = {}
+    info = scan_cache()
+    for repo in sorted(info.repos if info else (), key=lambda r: r.repo_id):
+        revision = _main_revision(repo) if repo.repo_type == "model" else None
+        if revision is not None:
+            found[repo.repo_id] = tasks_for(repo.repo_id, Path(revision.snapshot_path))
+    for model_id in PACKAGED:
+        folder = packaged_path(model_id)
+        if folder is not None and model_id not in found:
+            found[model_id] = tasks_for(model_id, folder)
+    from .refs import REPO_ALIASES
+
+    for alias, (repo, files) in REPO_ALIASES.items():  # DALL·E Mini / Mega, from the min-dalle port's repo
+        revision = next((_main_revision(r) for r in (info.repos if info else ()) if r.repo_id == repo), None)
+        if revision is not None and all((Path(revision.snapshot_path) / f).is_file() for f in files):
+            found[alias] = ["text-to-image"]
+    return found
+
+
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 

@@ -45,7 +45,7 @@ def stop(model: str, task: str | None = None, pool=None) -> list[dict[str, str]]
 
 
 def _task_of_alias(name: str) -> str | None:
-    from .server.models import OPENAI_ALIASES  # light: no web framework imported
+    from .openai_names import OPENAI_ALIASES
 
     return OPENAI_ALIASES.get(name)
 

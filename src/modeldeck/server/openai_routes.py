@@ -564,7 +564,7 @@ async def list_models(request: Request) -> JSONResponse:
         rows, seen = [], set()
         for entry in local():  # a model both cached and packaged is listed once
             tasks = [t for t in entry.tasks if state.config.serves(t)]
-            if tasks and entry.id not in seen:
+            if tasks and entry.id not in seen and entry.status != "broken":  # a broken copy cannot answer
                 seen.add(entry.id)
                 rows.append({"id": entry.id, "object": "model", "created": 0, "owned_by": "modeldeck", "tasks": tasks})
         present: dict[str, bool] = {}

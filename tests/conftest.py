@@ -32,6 +32,16 @@ def _load_netguard():
 netguard = _load_netguard()
 
 
+NOTEBOOK_SKIPS: list[str] = []  # tests/test_notebooks.py: the cells each notebook skips without a pull
+
+
+def pytest_terminal_summary(terminalreporter):
+    if NOTEBOOK_SKIPS:
+        terminalreporter.write_sep("-", "notebooks with packaged models only")
+        for line in NOTEBOOK_SKIPS:
+            terminalreporter.write_line(line)
+
+
 def pytest_configure(config):
     state = Path(tempfile.mkdtemp(prefix="modeldeck-tests-"))
     from tests.fixtures.hub import DEFAULT_ROOT

@@ -1,8 +1,10 @@
-"""Every notebook in notebooks/ runs top to bottom, offline, against the fixture hub and the packaged models.
+"""Every notebook in notebooks/ runs top to bottom, offline, twice: against the fixture hub (every cell runs),
+and with the packaged models only (an empty cache: the cells that need a pull skip with a one-line note, counted
+and shown at the end of the test run).
 
 Each runs in a Jupyter kernel on this environment's Python (registered with
 `modeldeck kernel install` in a temporary Jupyter folder) that inherits the test
-environment: offline, the fixture hub as the cache, the network guard.
+environment: offline, the fixture hub as the cache (or an empty one), the network guard.
 """
 
 from __future__ import annotations
@@ -54,43 +56,74 @@ def kernel_name(tmp_path_factory):
         os.environ["JUPYTER_DATA_DIR"] = before
 
 
+MODES = ("fixture-hub", "packaged-only")
+
+
 @pytest.fixture(scope="module")
-def run_notebook(kernel_name):
-    """``run_notebook(path)``: the notebook executed (once per test module), or the failure."""
+def run_notebook(kernel_name, tmp_path_factory):
+    """``run_notebook(path, mode)``: the notebook executed (once per test module and mode), or the failure.
+    ``packaged-only``: an empty Hugging Face cache, as on a machine that has never been online."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    done: dict[Path, object] = {}
+    done: dict[tuple[Path, str], object] = {}
+    empty = tmp_path_factory.mktemp("empty-hub")
 
-    def run(path: Path):
-        if path not in done:
+    def run(path: Path, mode: str = "fixture-hub"):
+        if (path, mode) not in done:
             notebook = nbformat.read(path, as_version=4)
             client = NotebookClient(notebook, kernel_name=kernel_name, timeout=CELL_TIMEOUT,
                                     resources={"metadata": {"path": str(path.parent)}}, allow_errors=False)
+            env = dict(os.environ)  # offline, fixture hub, network guard: as the tests
+            if mode == "packaged-only":
+                env["HF_HUB_CACHE"] = str(empty)
             start = time.monotonic()
             try:
-                client.execute(env=dict(os.environ))  # offline, fixture hub, network guard: as the tests
-                done[path] = notebook
+                client.execute(env=env)
+                done[path, mode] = notebook
             except CellExecutionError as error:
                 plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback without terminal colours
-                done[path] = f"{path.name} failed:\n{plain[-3000:]}"
-            print(f"{path.name}: {time.monotonic() - start:.1f} s on {sys.executable}")
-        if isinstance(done[path], str):
-            pytest.fail(done[path])
-        return done[path]
+                done[path, mode] = f"{path.name} ({mode}) failed:\n{plain[-3000:]}"
+            print(f"{path.name} ({mode}): {time.monotonic() - start:.1f} s on {sys.executable}")
+        if isinstance(done[path, mode], str):
+            pytest.fail(done[path, mode])
+        return done[path, mode]
 
     return run
 
 
+def printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def needs_a_pull(cell) -> bool:
+    return cell.cell_type == "code" and cell.source.startswith("%%needs ")
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, run_notebook):
-    notebook = run_notebook(path)
+def test_notebook_runs_top_to_bottom(path, mode, run_notebook):
+    from modeldeck.notebook import SKIPPED
+
+    from .conftest import NOTEBOOK_SKIPS
+
+    notebook = run_notebook(path, mode)
     codes = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in codes)
     assert not [o for c in codes for o in c.outputs if o.output_type == "error"]
-    shown = [o for c in codes for o in c.outputs if o.output_type in ("execute_result", "display_data")]
-    assert shown, f"{path.name} shows nothing"
+    assert not [c for c in codes if "IProgress not found" in printed(c)]  # ipywidgets draws the progress bars
+    skipped = [c for c in codes if printed(c).startswith(SKIPPED)]
+    assert all(needs_a_pull(c) for c in skipped)  # only cells that say what they need, with a one-line note
+    assert all(len(printed(c).strip().splitlines()) == 1 and "modeldeck pull" in printed(c) for c in skipped)
+    if mode == "fixture-hub":
+        assert not skipped, [printed(c) for c in skipped]
+        shown = [o for c in codes for o in c.outputs if o.output_type in ("execute_result", "display_data")]
+        assert shown, f"{path.name} shows nothing"
+    else:  # every cell that needs a pull skips; the others (packaged models, plain Python) run
+        assert len(skipped) == sum(needs_a_pull(c) for c in codes)
+        NOTEBOOK_SKIPS.append(f"{path.name}: {len(skipped)} of {len(codes)} code cells skipped with packaged "
+                              f"models only (they need a pull)")
 
 
 def outputs(notebook) -> list[dict]:

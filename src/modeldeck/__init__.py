@@ -80,3 +80,10 @@ def estimate(model: str, dtype: str | None = None, device: str | None = None):
     from .memory import estimate as estimate_memory
 
     return estimate_memory(model, dtype=dtype, device=device)
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext modeldeck`` in Jupyter: the ``%%needs MODEL`` cell magic (see ``modeldeck.notebook``)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)

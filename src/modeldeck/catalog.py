@@ -86,6 +86,13 @@ def tasks_of_architecture(arch: str) -> tuple[str, ...]:
     return tuple(t for suffix, tasks in SUFFIXES.items() if arch.endswith(suffix) for t in tasks)
 
 
+def has_chat_template(folder: Path | None) -> bool:
+    """Whether the model's tokenizer has a chat template (in tokenizer_config.json, or chat_template.jinja)."""
+    if folder is None:
+        return False
+    return bool(_json(folder / "tokenizer_config.json").get("chat_template")) or (folder / "chat_template.jinja").is_file()
+
+
 def _kinds(folder: Path) -> set[str]:
     """Task names a model folder serves, judged from its files."""
     found: set[str] = set()
@@ -97,6 +104,8 @@ def _kinds(folder: Path) -> set[str]:
         found.add("zero-shot-classification")
     if isinstance(config.get("sentence_transformers"), dict) and config.get("num_labels", len(labels)) == 1:
         found.add("text-ranking")  # a sentence-transformers cross-encoder with one score: a reranker
+    if "text-generation" in found and has_chat_template(folder):  # an instruct model: it chats too
+        found.add("chat")
     if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
         found.update(("feature-extraction", "sentence-similarity"))
     pipeline = _json(folder / "model_index.json").get("_class_name")
@@ -173,6 +182,28 @@ def _main_revision(repo):
         if "main" in revision.refs:
             return revision
     return revisions[0] if revisions else None
+
+
+def model_tasks() -> dict[str, list[str]]:
+    """Each model on this machine (cached or packaged) and the tasks it serves: quick (no sizes, no integrity
+    checks), for the web UI's model pickers."""
+    found: dict[str, list[str]] = {}
+    info = scan_cache()
+    for repo in sorted(info.repos if info else (), key=lambda r: r.repo_id):
+        revision = _main_revision(repo) if repo.repo_type == "model" else None
+        if revision is not None:
+            found[repo.repo_id] = tasks_for(repo.repo_id, Path(revision.snapshot_path))
+    for model_id in PACKAGED:
+        folder = packaged_path(model_id)
+        if folder is not None and model_id not in found:
+            found[model_id] = tasks_for(model_id, folder)
+    from .refs import REPO_ALIASES
+
+    for alias, (repo, files) in REPO_ALIASES.items():  # DALL·E Mini / Mega, from the min-dalle port's repo
+        revision = next((_main_revision(r) for r in (info.repos if info else ()) if r.repo_id == repo), None)
+        if revision is not None and all((Path(revision.snapshot_path) / f).is_file() for f in files):
+            found[alias] = ["text-to-image"]
+    return found
 
 
 def folder_size(folder: Path) -> int:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .render import number
 from .render import text_of as _text_of
 
 # Mixed-in classes made for result classes that are already list/dict subclasses: base -> subclass.
@@ -177,7 +178,7 @@ def bar(score: float) -> str:
 
 
 def score_text(score: Any) -> str:
-    return f"{float(score):.4f}"
+    return number(score)
 
 
 def text_block(text: str) -> str:
@@ -220,7 +221,7 @@ def vectors_html(result: Any, context: dict) -> str:
     rows = []
     for name, vector in zip([*names, *[""] * len(vectors)], vectors):
         values = [float(x) for x in vector]
-        head = ", ".join(f"{x:+.4f}" for x in values[:6])
+        head = ", ".join(number(x, sign=True) for x in values[:6])
         rows.append([name, len(values), f"{math.sqrt(sum(x * x for x in values)):.4f}", f"[{head}, ...]"])
     return table(["text", "dims", "norm", "first values"], rows)
 

@@ -333,30 +333,96 @@ def special_token_count(tokenizer: Any) -> int:
     return len(tokenizer("a", add_special_tokens=True)["input_ids"]) - len(tokenizer("a", add_special_tokens=False)["input_ids"])
 
 
-class _Emitter:
-    """A transformers streamer that decodes the growing sequence and emits the new text at each step.
+class Piece(str):
+    """A piece of streamed text, with the tokens that made it: their ids and, where known, log-probabilities
+    (a piece may hold several tokens: a character split over two byte tokens comes out whole)."""
 
-    The whole sequence is decoded each step, so the pieces join to exactly what
-    decoding the finished sequence gives (spaces included); a piece that ends
-    inside a multi-byte character waits for the next token.
-    """
+    ids: tuple[int, ...] = ()
+    logprobs: tuple[float | None, ...] = ()
 
-    def __init__(self, decode: Callable[[list[int]], str], prompt_ids: list[int], emit: Callable[[str], None]):
-        self.decode, self.emit = decode, emit
-        self.ids = list(prompt_ids)
-        self.shown = decode(self.ids)
-        self.first = True
+    def __new__(cls, text: str, ids=(), logprobs=()):
+        piece = super().__new__(cls, text)
+        piece.ids, piece.logprobs = tuple(ids), tuple(logprobs)
+        return piece
+
+
+class LogprobRecorder:
+    """A logits processor that keeps each step's log-probabilities (what the model gives, after its own processors
+    such as repetition penalty, before sampling settings), so the token chosen at the step can be looked up.
+    Put it first among the call's processors; it changes nothing."""
+
+    def __init__(self):
+        self.current = None
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        self.current = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def of(self, ids) -> list[float | None]:
+        """The log-probabilities, at the step just taken, of the tokens chosen for each row (``ids``: [rows])."""
+        if self.current is None or self.current.shape[0] != ids.shape[0]:
+            return [None] * int(ids.shape[0])  # beams reorder rows: not known
+        return self.current.gather(1, ids.reshape(-1, 1).to(self.current.device))[:, 0].tolist()
+
+
+class TokenLogprobs:
+    """A transformers streamer that collects, per row, the log-probability of each new token (from a recorder)."""
+
+    def __init__(self, recorder: LogprobRecorder):
+        self.recorder, self.first, self.rows = recorder, True, None
 
     def put(self, value) -> None:
         if self.first:  # the prompt, which generate() sends first
             self.first = False
             return
-        self.ids += value.reshape(-1).tolist()
+        ids = value.reshape(-1)
+        found = self.recorder.of(ids)
+        self.rows = self.rows or [[] for _ in found]
+        for row, logprob in zip(self.rows, found):
+            row.append(logprob)
+
+    def end(self) -> None:
+        pass
+
+
+class _Emitter:
+    """A transformers streamer that decodes the growing sequence and emits the new text at each step.
+
+    The whole sequence is decoded each step, so the pieces join to exactly what
+    decoding the finished sequence gives (spaces included); a piece that ends
+    inside a multi-byte character waits for the next token. With a ``recorder``, each piece is a ``Piece``
+    carrying its tokens' ids and log-probabilities.
+    """
+
+    def __init__(self, decode: Callable[[list[int]], str], prompt_ids: list[int], emit: Callable[[str], None],
+                 recorder: LogprobRecorder | None = None):
+        self.decode, self.emit, self.recorder = decode, emit, recorder
+        self.ids = list(prompt_ids)
+        self.shown = decode(self.ids)
+        self.first = True
+        self.pending: list[tuple[int, float | None]] = []
+        self.logprobs: list[float | None] = []  # every new token's, in order
+
+    def put(self, value) -> None:
+        if self.first:  # the prompt, which generate() sends first
+            self.first = False
+            return
+        new = value.reshape(-1)
+        found = self.recorder.of(new) if self.recorder is not None else [None] * len(new)
+        self.logprobs += found
+        self.pending += list(zip(new.tolist(), found))
+        self.ids += new.tolist()
         text = self.decode(self.ids)
         if text.endswith("\ufffd"):
             return
         if len(text) > len(self.shown) and text.startswith(self.shown):
-            self.emit(text[len(self.shown) :])
+            piece = text[len(self.shown) :]
+            if self.recorder is not None:
+                piece = Piece(piece, [i for i, _ in self.pending], [lp for _, lp in self.pending])
+            self.pending = []
+            self.emit(piece)
         self.shown = text
 
     def end(self) -> None:
@@ -368,13 +434,16 @@ def stream_generate(
     decode: Callable[[list[int]], str],
     prompt_ids: list[int],
     emit: Callable[[str], None],
+    recorder: LogprobRecorder | None = None,
+    logprobs: list | None = None,
     **kwargs: Any,
 ) -> Any:
     """``generate(streamer=..., **kwargs)`` here and now, emitting the new text as it is made; returns
     what ``generate`` returns (``prompt_ids``: the decoder-only prompt; [] for encoder-decoder models).
 
     Beam search cannot stream (a beam's tokens are not final until the end): then the whole text is
-    emitted once, when it is done.
+    emitted once, when it is done. ``recorder`` (a ``LogprobRecorder`` among the call's logits processors): the
+    pieces are ``Piece``s with their tokens, and ``logprobs`` gets each new token's log-probability.
     """
     config = getattr(getattr(generate, "__self__", None), "generation_config", None)
     if (kwargs.get("num_beams") or getattr(config, "num_beams", 1) or 1) > 1:
@@ -382,4 +451,8 @@ def stream_generate(
         text, prompt = decode(out[0].tolist()), decode(list(prompt_ids))
         emit(text[len(prompt) :] if text.startswith(prompt) else text)
         return out
-    return generate(streamer=_Emitter(decode, prompt_ids, emit), **kwargs)
+    streamer = _Emitter(decode, prompt_ids, emit, recorder)
+    out = generate(streamer=streamer, **kwargs)
+    if logprobs is not None:  # each new token's log-probability (with a recorder), for the caller
+        logprobs.extend(streamer.logprobs)
+    return out

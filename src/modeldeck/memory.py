@@ -48,8 +48,10 @@ RUNTIME_OVERHEAD = 400 * MiB
 GPU_SLACK = 1.03
 # The Hugging Face course's rule of thumb: "look at the pytorch_model.bin file size, multiply by 1.2".
 RULE_FACTOR = 1.2
-# Names of 2-D weights that int8 dynamic quantization leaves alone (it quantizes nn.Linear only).
-NOT_LINEAR = re.compile(r"embed|wte|wpe|shared|position|token_type|norm|ln_|conv|patch|\.bias$")
+# Names of weights int8 leaves in float: embeddings, norms (LayerNorm too), convolutions, biases. Every other
+# weight matrix is stored in one byte per element (CTranslate2's int8, dynamic int8 of nn.Linear), whatever its
+# size: a tiny model's matrices are quantized as a large one's are.
+NOT_LINEAR = re.compile(r"embed|wte|wpe|shared|position|token_type|norm|ln_|conv|patch|\.bias$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,7 @@ def tensor_bytes(weights: Weights, dtype: str) -> int:
         if t.dtype not in FLOATS:
             total += t.nbytes
         elif dtype == "int8":
-            linear = t.name.endswith("weight") and not NOT_LINEAR.search(t.name) and t.numel >= 4096
+            linear = t.name.endswith("weight") and not NOT_LINEAR.search(t.name)
             total += t.numel if linear else t.numel * 4
         else:
             total += t.numel * DTYPE_BYTES[LOAD_DTYPES[dtype]]
@@ -356,6 +358,9 @@ def estimate(model, dtype: str | None = None, device: str | None = None, check_f
     folder = _local_folder(model) if weights.source != "hub" else None
     if folder is not None and ((folder / "model_index.json").is_file() or any(folder.glob("detoker*.pt"))):
         # a pipeline of several models (or min-dalle's variants): the loader's own prediction
+        if dtype == "int8":  # diffusers and min-dalle load in float only: an int8 figure would be fp32's
+            raise InvalidInput(f"{weights.model} is not loaded in int8 (image generation runs in fp32, fp16 or bf16).",
+                               "Leave --dtype out, or pick fp32, fp16 or bf16.")
         predicted = predicted_size(folder, device, weights.model)
         by_pipeline = {}
         if (folder / "model_index.json").is_file():

@@ -402,9 +402,11 @@ class Pool:
         rows = []
         for e in entries:
             stats = e.runner.stats()
+            state = e.state
             rows.append({
                 "task": e.key[0], "model": e.runner.model_id, "device": e.device, "predicted_bytes": e.predicted,
-                "in_use": e.leases, "runtime": e.runner.runtime, "precision": e.runner.precision, **stats,
+                "in_use": e.leases, "runtime": e.runner.runtime,
+                "precision": e.runner.precision or (dtype_of(state) if state is not None else None), **stats,
             })
         return rows
 
@@ -426,6 +428,19 @@ class Pool:
             victims = [self._unhook(e) for e in self._entries.values() if e.idle]
             self._cond.notify_all()
         self._free(victims)
+
+
+DTYPE_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64", "int8": "int8"}
+
+
+def dtype_of(state: Task) -> str | None:
+    """The dtype a torch model runs in (its weights', or its pipeline's), as fp32 / fp16 / bf16."""
+    for name in ("model", "pipe"):
+        dtype = getattr(getattr(state, name, None), "dtype", None)
+        if dtype is not None:
+            text = str(dtype).removeprefix("torch.")
+            return DTYPE_NAMES.get(text, text)
+    return None
 
 
 def free_memory(device: str) -> None:

@@ -9,6 +9,19 @@ from typing import Any
 from .jsonable import to_jsonable
 
 
+def number(value: float, digits: int = 4, sign: bool = False) -> str:
+    """``value`` with ``digits`` decimals, never "-0.000": a tiny negative score rounds to plain zero."""
+    text = f"{float(value):{'+' if sign else ''}.{digits}f}"
+    if text.startswith("-") and not text.strip("-0."):
+        text = ("+" if sign else "") + text[1:]
+    return text
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 mask', '3 masks' (``many`` for irregular plurals)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
 def bar(score: float, width: int = 20) -> str:
     filled = max(0, min(width, round(score * width)))
     return "█" * filled + "·" * (width - filled)
@@ -16,20 +29,20 @@ def bar(score: float, width: int = 20) -> str:
 
 def labels(result: list[dict], inputs: dict) -> str:
     width = max((len(r["label"]) for r in result), default=0)
-    return "\n".join(f"{r['label']:<{width}}  {r['score']:.4f}  {bar(r['score'])}" for r in result)
+    return "\n".join(f"{r['label']:<{width}}  {number(r['score'])}  {bar(r['score'])}" for r in result)
 
 
 def scores(result: list[float], inputs: dict) -> str:
     candidates = next((v for v in inputs.values() if isinstance(v, list)), [""] * len(result))
     ranked = sorted(zip(result, candidates), key=lambda pair: -pair[0])
-    return "\n".join(f"{score:+.4f}  {text}" for score, text in ranked)
+    return "\n".join(f"{number(score, sign=True)}  {text}" for score, text in ranked)
 
 
 def vectors(result: list[list[float]], inputs: dict) -> str:
     texts = next(iter(inputs.values()), [])
     lines = []
     for text, vector in zip(texts, result):
-        head = ", ".join(f"{x:+.4f}" for x in vector[:4])
+        head = ", ".join(number(x, sign=True) for x in vector[:4])
         lines.append(f"[{head}, ...] ({len(vector)} dims)  {text}")
     return "\n".join(lines)
 
@@ -38,7 +51,7 @@ def fill_mask(result: list, inputs: dict) -> str:
     groups = result if result and isinstance(result[0], list) else [result]
     blocks = []
     for group in groups:
-        blocks.append("\n".join(f"{r['score']:.4f}  {r['token_str']:<12}  {r['sequence']}" for r in group))
+        blocks.append("\n".join(f"{number(r['score'])}  {r['token_str']:<12}  {r['sequence']}" for r in group))
     return "\n\n".join(blocks)
 
 

@@ -63,6 +63,13 @@ CHECKS = {
     "text_generation": lambda: client("gpt2").text_generation("Once upon a time", max_new_tokens=5),
     "text_generation_stream": lambda: list(client("gpt2").text_generation("Once upon a time", max_new_tokens=5,
                                                                           stream=True)),
+    "text_generation_details": lambda: client("gpt2").text_generation("Once upon a time", max_new_tokens=5,
+                                                                      details=True),
+    "text_generation_details_stream": lambda: list(client("gpt2").text_generation(
+        "Once upon a time", max_new_tokens=5, details=True, stream=True)),
+    # after details (TGI's parameters): the client must still stream from this model
+    "text_generation_stream_after_details": lambda: list(client("gpt2").text_generation(
+        "Once upon a time", max_new_tokens=5, stream=True)),
     "chat_completion": lambda: client("facebook/blenderbot-400M-distill").chat_completion(
         [{"role": "user", "content": "Hi there"}], max_tokens=8),
     "chat_completion_stream": lambda: [c.choices[0].delta.content for c in client(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -182,3 +183,18 @@ def test_a_blank_key_is_no_key():
     done = subprocess.run([sys.executable, "-m", "modeldeck", "serve", "--host", "0.0.0.0", "--port", "0"],
                           capture_output=True, text=True, timeout=60, check=False, env=env)
     assert done.returncode != 0 and "only spaces" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_curl_d_json_without_a_content_type_is_read_as_json(server):
+    """curl -d labels its body application/x-www-form-urlencoded; the hosted API reads JSON anyway, and so does
+    modeldeck (the nesting limit still holds)."""
+    import subprocess
+
+    url = f"{server.url}/models/distilbert/distilbert-base-uncased-finetuned-sst-2-english"
+    done = subprocess.run(["curl", "-s", url, "-d", '{"inputs": "I love this!"}'], capture_output=True, text=True,
+                          timeout=120)
+    labels = json.loads(done.stdout)
+    assert {row["label"] for row in labels[0]} == {"POSITIVE", "NEGATIVE"}, done.stdout
+    deep = "[" * 100 + "]" * 100
+    answer = httpx.post(url, content=deep, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=60)
+    assert answer.status_code == 400 and "nests deeper" in answer.json()["error"]

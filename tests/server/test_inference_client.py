@@ -51,6 +51,25 @@ def test_generative_text_tasks(results):
     assert "".join(pieces) == continuation  # same greedy text, streamed
 
 
+def test_text_generation_details_in_tgis_shape_streamed_or_not(results):
+    continuation = ok(results, "text_generation")
+    whole = ok(results, "text_generation_details")
+    details = whole["details"]
+    assert whole["generated_text"] == continuation
+    assert details["finish_reason"] == "length" and details["generated_tokens"] == 5 and len(details["tokens"]) == 5
+    assert all(isinstance(t["id"], int) and t["logprob"] <= 0 and not t["special"] for t in details["tokens"])
+    assert "".join(t["text"] for t in details["tokens"]) == continuation
+    events = ok(results, "text_generation_details_stream")
+    assert "".join(e["token"]["text"] for e in events) == continuation
+    assert [e["token"]["id"] for e in events] == [t["id"] for t in details["tokens"]]  # one token per piece here
+    assert [round(e["token"]["logprob"], 4) for e in events] == [round(t["logprob"], 4) for t in details["tokens"]]
+    last = events[-1]
+    assert last["generated_text"] == continuation and all(e["details"] is None for e in events[:-1])
+    assert last["details"]["finish_reason"] == "length" and last["details"]["generated_tokens"] == 5
+    assert last["details"]["input_length"] == 4  # "Once upon a time" in GPT-2 tokens
+    assert "".join(ok(results, "text_generation_stream_after_details")) == continuation  # later streams still work
+
+
 def test_chat_completion_plain_stream_and_base_url(results):
     reply = ok(results, "chat_completion")
     assert reply["choices"][0]["message"]["role"] == "assistant"

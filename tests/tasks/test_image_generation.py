@@ -132,13 +132,18 @@ def test_bad_input_is_refused_before_any_model_loads(task, inputs, params, messa
         modeldeck.run(task, inputs, **params)
 
 
-def test_cli_writes_numbered_pngs_with_the_settings_inside_and_json_as_base64(cli, tmp_path):
+def test_cli_writes_a_grid_and_numbered_pngs_with_the_settings_inside_and_json_as_base64(cli, tmp_path):
     out = tmp_path / "out.png"
     args = ("run", "text-to-image", "a green hill", "--steps", "2", "--width", "64", "--height", "64", "--seed", "5")
     result = cli(*args, "--num-images", "2", "-o", str(out))
     assert result.code == 0, result.err
-    assert not out.exists() and (tmp_path / "out-1.png").exists() and (tmp_path / "out-2.png").exists()
-    saved = Image.open(tmp_path / "out-1.png")
+    one, two = tmp_path / "out-1.png", tmp_path / "out-2.png"
+    assert f"Saved to {out}, {one}, {two}" in result.err  # every file written, named
+    grid = Image.open(out)
+    assert grid.size == (128, 64)  # the two pictures side by side
+    assert np.array_equal(pixels(grid.crop((64, 0, 128, 64))), pixels(Image.open(two)))
+    assert json.loads(grid.text["parameters"])["seed"] == 5
+    saved = Image.open(one)
     settings = json.loads(saved.text["parameters"])
     assert settings["prompt"] == "a green hill" and settings["seed"] == 5 and settings["steps"] == 2
     assert settings["model"] == SD and saved.text["prompt"] == "a green hill"
@@ -227,6 +232,18 @@ def test_dalle_mega_runs_its_own_files_and_makes_a_grid():
         assert mini.dalle.suffix == "_mini"
     result = mega("sunset over the sea", seed=1, grid_size=2)
     assert len(result["images"]) == 4 and {i.size for i in result["images"]} == {(256, 256)}
+
+
+def test_dalle_mini_grid_size_saves_the_grid_and_each_picture_and_says_so(cli, tmp_path):
+    out = tmp_path / "avocado.png"
+    result = cli("run", "text-to-image", "an avocado armchair", "-m", "dalle-mini/dalle-mini", "--grid-size", "2",
+                 "--seed", "3", "-o", str(out))
+    assert result.code == 0, result.err
+    parts = [tmp_path / f"avocado-{n}.png" for n in range(1, 5)]
+    assert "Saved to " + ", ".join(map(str, [out, *parts])) in result.err
+    grid = Image.open(out)
+    assert grid.size == (512, 512)
+    assert np.array_equal(pixels(grid.crop((256, 256, 512, 512))), pixels(Image.open(parts[3])))
 
 
 def test_importing_min_dalle_models_leaves_torch_settings_alone():
@@ -339,9 +356,9 @@ def test_ui_tabs_show_a_gallery_for_several_pictures_and_step_progress():
     assert list(app.modeldeck_tabs) == ["text-to-image", "image-to-image", "inpainting"]
     tab = app.modeldeck_tabs["text-to-image"]
     reports = []
-    one, gallery = tab.call(tab.values({"prompt": "a kite"}, {"num_images": 2, "seed": 1, **FAST}),
-                            progress=lambda fraction, desc=None: reports.append(desc))
-    assert gallery["visible"] and len(gallery["value"]) == 2 and not one["visible"]
+    pictures = tab.call(tab.values({"prompt": "a kite"}, {"num_images": 2, "seed": 1, **FAST}),
+                        progress=lambda fraction, desc=None: reports.append(desc))
+    assert len(pictures) == 2 and pictures[0].size == (64, 64)  # the pictures themselves, in the gallery
     assert "Step 3/3" in reports, reports  # PNDM: 2 steps are 3 model passes
 
 

@@ -72,7 +72,7 @@ def test_parameters_take_effect():
     runner = modeldeck.load("text-generation")
     with runner.leased() as state:
         x = state.preprocess({"text": PROMPT}, max_new_tokens=7)
-        ((_, sequences),) = state.forward([x], max_new_tokens=7)
+        ((_, sequences, _),) = state.forward([x], max_new_tokens=7)
     assert len(sequences[0]) - len(x["ids"]) == 7
     full = runner(PROMPT, max_new_tokens=7)[0]["generated_text"]
     new_only = runner(PROMPT, max_new_tokens=7, return_full_text=False)[0]["generated_text"]
@@ -164,3 +164,24 @@ def test_stream_checks_input_and_greedy_several_is_clear():
         list(runner.stream(""))
     with pytest.raises(InvalidInput, match="need sampling"):
         runner("hi", num_return_sequences=2, do_sample=False)
+
+
+def test_details_give_each_new_tokens_id_text_and_log_probability():
+    import torch
+
+    runner = modeldeck.load("text-generation")
+    result = runner("Once upon a time", max_new_tokens=3, details=True, return_full_text=False)[0]
+    details = result["details"]
+    assert details["finish_reason"] == "length" and details["generated_tokens"] == 3 and details["seed"] is None
+    assert "".join(t["text"] for t in details["tokens"]) == result["generated_text"]
+    with runner.leased() as state:
+        ids = state.tokenizer("Once upon a time", return_tensors="pt")["input_ids"]
+        first = details["tokens"][0]
+        logprobs = torch.log_softmax(state.model(ids).logits[0, -1].float(), dim=-1)
+    assert first["id"] == int(logprobs.argmax()) and first["logprob"] == pytest.approx(float(logprobs.max()), abs=1e-4)
+    stream = runner.stream("Once upon a time", max_new_tokens=3, details=True, return_full_text=False)
+    pieces = list(stream)
+    assert [i for p in pieces for i in p.ids] == [t["id"] for t in details["tokens"]]
+    assert stream.result == runner("Once upon a time", max_new_tokens=3, details=True, return_full_text=False)
+    plain = runner("Once upon a time", max_new_tokens=3, return_full_text=False)[0]
+    assert plain == {"generated_text": result["generated_text"]}  # details only when asked

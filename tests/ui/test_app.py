@@ -75,12 +75,19 @@ def test_errors_are_readable_and_the_app_keeps_working(app):
     assert abs(sum(labels.values()) - 1) < 1e-4
 
 
-def test_model_picker_offers_default_and_cached_models(app):
-    tab = app.modeldeck_tabs["text-classification"]
-    choices = [c[0] if isinstance(c, tuple) else c for c in tab.model.choices]
-    assert choices[0] == tab.spec.default_model and tab.model.value == tab.spec.default_model
-    assert "google-bert/bert-base-uncased" in choices  # from the (fixture) cache
+def test_model_picker_offers_default_and_the_cached_models_made_for_the_task(app):
+    def choices(task):
+        return [c[0] if isinstance(c, tuple) else c for c in app.modeldeck_tabs[task].model.choices]
+
+    tab = app.modeldeck_tabs["fill-mask"]
+    assert choices("fill-mask")[0] == tab.spec.default_model and tab.model.value == tab.spec.default_model
     assert tab.model.allow_custom_value
+    assert "google-bert/bert-base-uncased" not in choices("text-classification")  # no classification head
+    assert {"gpt2", "facebook/opt-350m", "HuggingFaceTB/SmolLM2-360M-Instruct"} <= set(choices("text-generation"))
+    assert not {"CompVis/stable-diffusion-v1-4", "facebook/blenderbot-400M-distill"} & set(choices("text-generation"))
+    assert set(choices("chat")) == {"facebook/blenderbot-400M-distill", "HuggingFaceTB/SmolLM2-360M-Instruct"}
+    assert {"dalle-mini/dalle-mini", "CompVis/stable-diffusion-v1-4"} <= set(choices("text-to-image"))
+    assert "stable-diffusion-v1-5/stable-diffusion-inpainting" not in choices("text-to-image")
 
 
 def test_non_loopback_host_needs_an_api_key(monkeypatch):
@@ -278,7 +285,7 @@ def test_number_fields_show_real_defaults_or_stay_empty_with_a_hint(app):
                 assert isinstance(widget, gr.Number) and widget.value == param.default, (name, param.name)
     chat_tab = app.modeldeck_tabs["chat"]
     widget = dict(zip((p.name for p in chat_tab.spec.params), chat_tab.params))["max_new_tokens"]
-    assert widget.value == "" and "model's own" in widget.info
+    assert widget.value in ("", None) and "model's own" in widget.info
     tab = app.modeldeck_tabs["text-generation"]
     assert run_tab(app, "text-generation", {"text": "Once upon a time"}, {"max_new_tokens": 3, "temperature": ""})
     with pytest.raises(gr.Error, match="must be a number"):

@@ -80,7 +80,7 @@ def test_boxes_become_an_annotated_image_and_a_table():
     result = [{"label": "cat", "score": 0.9, "box": {"xmin": 10, "ymin": 20, "xmax": 100, "ymax": 200}},
               {"label": "remote", "score": 0.5, "box": {"xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4}}]
     picture, table = view("boxes").fill(result, {"image": str(CATS)})
-    image, notes = picture["value"]
+    image, notes = picture  # the value itself (not a gr.update): API clients get files
     assert image.size == (640, 480)
     assert notes[0] == ((10, 20, 100, 200), "cat 0.90")
     assert list(table["label"]) == ["cat", "remote"]
@@ -91,7 +91,7 @@ def test_masks_become_overlays_of_the_image_size():
     mask[100:200, 100:300] = True
     result = [{"mask": Image.fromarray(mask), "score": 0.8}, {"mask": mask, "score": 0.7}]
     picture, table = view("masks").fill(result, {"image": str(CATS)})
-    _, notes = picture["value"]
+    _, notes = picture
     assert [n[0].shape for n in notes] == [(480, 640), (480, 640)]
     assert notes[0][0].max() == 1.0 and notes[0][0].sum() == 100 * 200
     assert list(table["score"]) == [0.8, 0.7]
@@ -115,8 +115,10 @@ def test_depth_and_images():
     depth = np.linspace(0, 5, 480 * 640, dtype=np.float32).reshape(480, 640)
     (picture,) = view("depth").fill({"depth": Image.fromarray((depth * 50).astype(np.uint8)), "predicted_depth": depth}, {})
     assert picture.size == (640, 480) and picture.mode == "L"
-    one, many = view("image").fill([Image.new("RGB", (8, 8)), Image.new("RGB", (8, 8))], {})
-    assert one["visible"] is False and many["visible"] is True and len(many["value"]) == 2
+    (pictures,) = view("image").fill([Image.new("RGB", (8, 8)), Image.new("RGB", (8, 8))], {})
+    assert len(pictures) == 2 and pictures[0].size == (8, 8)  # one gallery, for one picture or several
+    (one,) = view("image").fill({"images": [Image.new("RGB", (8, 8))]}, {})
+    assert len(one) == 1
 
 
 def test_text_answers_scores_and_labels():

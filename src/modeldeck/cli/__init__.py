@@ -28,6 +28,8 @@ COMMANDS = {
     "rm": "models:rm_command",
     "estimate": "models:estimate_command",
     "doctor": "doctor:doctor_command",
+    "ps": "manage:ps_command",
+    "stop": "manage:stop_command",
     "kernel": "kernel:kernel_group",
 }
 

@@ -116,12 +116,14 @@ def runtime_options(spec: TaskSpec) -> list[click.Option]:
     fast = FAST.get(spec.name)
     if fast is None:
         return []
-    return [
+    options = [
         click.Option(["--runtime"], type=click.Choice(["auto", "torch", fast]), default=None,
                      help=f"auto (default; MODELDECK_RUNTIME): {fast} where its graph is stored, else torch."),
-        click.Option(["--quantize"], type=click.Choice(["int8", "none"]), default=None,
-                     help=f"int8 weights on {fast} (faster, slightly different results)."),
     ]
+    if fast != "onnx":  # int8 on ONNX is refused (below modeldeck's agreement floor): never offered
+        options.append(click.Option(["--quantize"], type=click.Choice(["int8", "none"]), default=None,
+                                    help=f"int8 weights on {fast} (faster, slightly different results)."))
+    return options
 
 
 def dtype_option() -> click.Option:
@@ -204,8 +206,8 @@ def task_command(spec: TaskSpec) -> click.Command:
         with show_notices():
             result = runner(bound, **params)
         if output:
-            get_task(spec.name).save(result, Path(output), bound)
-            click.echo(f"Saved to {output}", err=True)
+            written = get_task(spec.name).save(result, Path(output), bound) or [output]  # every file it wrote
+            click.echo(f"Saved to {', '.join(str(path) for path in written)}", err=True)
         if as_json:
             click.echo(json.dumps(to_jsonable(result), ensure_ascii=False))
         elif not output:

@@ -223,6 +223,15 @@ class RayModels(Models):
 
     # -- readiness -----------------------------------------------------------------------------
 
+    def held(self) -> list[dict]:
+        """``modeldeck ps`` on Ray: the deployments (each replica holds its own model)."""
+        return self.loaded()
+
+    def stop(self, model: str, task: str | None = None) -> list[dict]:
+        raise ClientError(501, "Unloading is not offered on Ray: each deployment keeps its model in its replicas.",
+                          hint="Scale the deployment down instead (serve deploy with fewer replicas).",
+                          code="not_supported")
+
     def loaded(self) -> list[dict]:
         """Each deployment: its model, status, replicas by state, and answers by node and process."""
         from ray import serve

@@ -225,21 +225,29 @@ class DiffusionTask(Task):
         return "\n".join(lines)
 
     @classmethod
-    def save(cls, result, path: Path, inputs) -> None:
-        """PNG (numbered out-1.png, out-2.png... when several) with every setting in its text metadata;
-        .jpg/.webp without metadata; .json for the data."""
+    def save(cls, result, path: Path, inputs) -> list[Path]:
+        """PNG with every setting in its text metadata; several pictures: ``out.png`` is a grid of them all and
+        ``out-1.png``, ``out-2.png``... each one. .jpg/.webp without metadata; .json for the data. Returns
+        the files written."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in PICTURE_SUFFIXES:
             if suffix in ("", ".json"):
-                return super().save(result, path, inputs)
+                super().save(result, path, inputs)
+                return [path]
             raise InvalidInput(f"Cannot tell what to write to {path.name!r}.",
                                "Name the file .png (with the settings inside), .jpg or .webp, or .json for the data.")
-        for target, image in zip(numbered(path, len(result["images"])), result["images"]):
+        images = result["images"]
+        targets = numbered(path, len(images))
+        pictures = list(zip(targets, images))
+        if len(images) > 1:  # a grid too, so one file shows the whole run (as DALL·E Mini's own grid)
+            pictures.insert(0, (path, grid(images)))
+        for target, image in pictures:
             if suffix == ".png":
                 image.save(target, pnginfo=png_metadata(result))
             else:
                 image.convert("RGB").save(target)
+        return [target for target, _ in pictures]
 
 
 def numbered(path: Path, count: int) -> list[Path]:
@@ -247,6 +255,21 @@ def numbered(path: Path, count: int) -> list[Path]:
     if count == 1:
         return [path]
     return [path.with_name(f"{path.stem}-{n}{path.suffix}") for n in range(1, count + 1)]
+
+
+def grid(images: list):
+    """The pictures tiled row by row in a near-square grid (4 -> 2x2, 3 -> 2x2 with one cell empty)."""
+    import math
+
+    from PIL import Image
+
+    columns = math.ceil(math.sqrt(len(images)))
+    rows = math.ceil(len(images) / columns)
+    width, height = max(i.width for i in images), max(i.height for i in images)
+    sheet = Image.new("RGB", (columns * width, rows * height), "white")
+    for n, image in enumerate(images):
+        sheet.paste(image.convert("RGB"), ((n % columns) * width, (n // columns) * height))
+    return sheet
 
 
 def png_metadata(result):

@@ -3,11 +3,14 @@
 A conversation is a list of ``{"role": "user" | "assistant" | "system", "content": str}``
 turns ending with the new user message (a plain string is a one-message
 conversation). It is written out with the tokenizer's chat template (for
-Blenderbot, the template on its model card repo; models without one get the
-format transformers' old conversational pipeline used), keeping the most recent
-turns that fit the model's window: the oldest go first, the new message never.
-Encoder-decoder models (Blenderbot) generate the reply from the conversation;
-decoder-only chat models continue it.
+Blenderbot, the template on its model card repo; an encoder-decoder model without
+one gets the format transformers' old conversational pipeline used), keeping the
+most recent turns that fit the model's window: the oldest go first, the new
+message never. Encoder-decoder models (Blenderbot) generate the reply from the
+conversation; decoder-only instruct models (SmolLM2, Qwen2.5...) continue it
+after the template's assistant prompt. A decoder-only model without a chat
+template was never taught turns (gpt2 would ramble on as the user): refused,
+naming a chat model to use.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from .. import generation as gen
-from ..errors import InvalidInput
+from ..errors import InvalidInput, WrongModelType
 from ..spec import Input, TaskSpec, check_text
 from ..task import Streaming, Task
 
 ROLES = ("system", "user", "assistant")
+# A modern small instruct model (Apache-2.0, 360M parameters, 8k-token window, follows a system prompt):
+# named in errors and the README as the chat model to use beside the default.
+INSTRUCT_MODEL = "HuggingFaceTB/SmolLM2-360M-Instruct"
 DEFAULT_REPLY_TOKENS = 1024
 
 
@@ -83,6 +89,13 @@ class Chat(Streaming, Task):
         self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
         cls = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
+        if not self.seq2seq and not getattr(self.tokenizer, "chat_template", None):  # before the weights load
+            raise WrongModelType(
+                f"{self.model_id} is not a chat model: it has no chat template, so it continues text without knowing "
+                "whose turn it is.",
+                f"Use a chat model: {INSTRUCT_MODEL} (small, follows a system prompt) or {self.spec.default_model}; "
+                f"or continue text with it: modeldeck run text-generation ... -m {self.model_id}",
+            )
         self.model = load_model(cls, self.model_path, self.device)
         self.window = gen.model_window(self.model, self.tokenizer)
         self.pad_token_id = gen.pad_token_id(self.tokenizer, self.model.generation_config)

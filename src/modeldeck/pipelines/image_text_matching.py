@@ -155,13 +155,13 @@ class ImageTextMatching(VisionTask):
 
     @classmethod
     def render(cls, result, inputs) -> str:
-        from ..render import bar
+        from ..render import bar, number
 
         lines = []
         for r in result:
             name = r["text"] if "text" in r else (f"image {r['image'] + 1}" if isinstance(r["image"], int) else r["image"])
-            extra = f"  cosine {r['cosine']:+.3f}" if "cosine" in r else ""
-            lines.append(f"{r['score']:.4f}  {bar(r['score'])}{extra}  {name}")
+            extra = f"  cosine {number(r['cosine'], 3, sign=True)}" if "cosine" in r else ""
+            lines.append(f"{number(r['score'])}  {bar(r['score'])}{extra}  {name}")
         return "\n".join(lines)
 
 

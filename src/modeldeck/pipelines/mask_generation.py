@@ -289,10 +289,12 @@ class MaskGeneration(VisionTask):
         import numpy as np
 
         width, height = result[0]["mask"].size
-        lines = [f"{len(result)} masks, {width}x{height} (save them over the image with -o masks.png):"]
+        from ..render import number, plural
+
+        lines = [f"{plural(len(result), 'mask')}, {width}x{height} (save them over the image with -o masks.png):"]
         for i, r in enumerate(result):
             area = float(np.asarray(r["mask"]).mean())
-            lines.append(f"  {i + 1:>3}. score {r['score']:.3f}  covers {area:6.1%} of the image")
+            lines.append(f"  {i + 1:>3}. score {number(r['score'], 3)}  covers {area:6.1%} of the image")
         return "\n".join(lines)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..render import number
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -65,7 +66,7 @@ class ObjectDetection(VisionTask):
         lines = []
         for r in result:
             b = r["box"]
-            lines.append(f"{r['label']:<{width}}  {r['score']:.3f}  ({b['xmin']}, {b['ymin']}) - ({b['xmax']}, {b['ymax']})")
+            lines.append(f"{r['label']:<{width}}  {number(r['score'], 3)}  ({b['xmin']}, {b['ymin']}) - ({b['xmax']}, {b['ymax']})")
         return "\n".join(lines)
 
     @classmethod

@@ -11,6 +11,7 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 from __future__ import annotations
 
 from ..errors import InvalidInput, about
+from ..render import number
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Parts, Task
 
@@ -203,7 +204,7 @@ class QuestionAnswering(Task):
         lines = []
         for r in rows:
             shown = r["answer"] if r["answer"] else "(no answer)"
-            lines.append(f"{shown}\n  score {r['score']:.4f}, characters {r['start']}-{r['end']} of the context")
+            lines.append(f"{shown}\n  score {number(r['score'])}, characters {r['start']}-{r['end']} of the context")
         return "\n".join(lines)
 
 

@@ -2,7 +2,8 @@
 
 Tokenizer + ``AutoModelForCausalLM.generate`` as the model cards show; greedy
 unless a sampling parameter or a seed is given. ``stream()`` yields the text as
-it is generated (the CLI prints it live).
+it is generated (the CLI prints it live). ``details`` adds what TGI's ``details`` gives: each new token's
+id, text and log-probability (where known: not with beam search or CTranslate2) and why generation stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class TextGeneration(Streaming, Task):
             Param("num_return_sequences", int, 1, "how many continuations (more than one turns sampling on)", min=1,
                   limit="sequences"),
             Param("return_full_text", bool, True, "start generated_text with the prompt", stage="postprocess"),
+            Param("details", bool, False, "also give each new token (id, text, log-probability) and why generation "
+                  "stopped (TGI's details)", stage="forward"),
         ),
         examples=({"text": "Once upon a time,"},),
     )
@@ -93,7 +96,7 @@ class TextGeneration(Streaming, Task):
         return len(x["ids"]) + x["max_new_tokens"]
 
     def can_batch(self, params) -> bool:
-        return not gen.sampling_on(params)
+        return not gen.sampling_on(params) and not params.get("details")  # details: its own pass, rows as generated
 
     def _kwargs(self, x, params) -> dict[str, Any]:
         kwargs = gen.decoding_kwargs({**params, "max_new_tokens": x["max_new_tokens"]})
@@ -101,41 +104,70 @@ class TextGeneration(Streaming, Task):
 
     def forward(self, batch, **params):
         if self.fast is not None:
-            return [(x, self.fast.generate(x["ids"], params, x["max_new_tokens"]).tolist()) for x in batch]
+            return [(x, self.fast.generate(x["ids"], params, x["max_new_tokens"]).tolist(), None) for x in batch]
         kwargs = self._kwargs(batch[0], params)
+        collected = None
+        if params.get("details"):  # one item per pass (can_batch): each row's tokens' log-probabilities
+            recorder = gen.LogprobRecorder()
+            collected = gen.TokenLogprobs(recorder)
+            kwargs = {**kwargs, "logits_processor": [recorder, *kwargs.get("logits_processor", [])],
+                      "streamer": collected}
         with gen.drawing(kwargs, params.get("seed")):  # beam sampling only
             sequences = gen.generate_batch(
                 self.model, [x["ids"] for x in batch], kwargs, pad=self.pad_token_id, ends=self.ends,
                 decoder_only=True, device=self.device,
             )
         count = len(sequences) // len(batch)
-        return [(x, sequences[i * count : (i + 1) * count]) for i, x in enumerate(batch)]
+        rows = collected.rows if collected is not None and collected.rows else None
+        return [(x, sequences[i * count : (i + 1) * count], rows[i * count : (i + 1) * count] if rows else None)
+                for i, x in enumerate(batch)]
 
     def forward_stream(self, x, emit, **params):
         if self.fast is not None:
-            return x, self.fast.generate(x["ids"], params, x["max_new_tokens"], emit=emit, decode=self._decode).tolist()
+            out = self.fast.generate(x["ids"], params, x["max_new_tokens"], emit=emit, decode=self._decode).tolist()
+            return x, out, None
         import torch
 
         kwargs = self._kwargs(x, params)
+        recorder, logprobs = (gen.LogprobRecorder(), []) if params.get("details") else (None, None)
+        if recorder is not None:
+            kwargs = {**kwargs, "logits_processor": [recorder, *kwargs.get("logits_processor", [])]}
         ids = torch.tensor([x["ids"]], device=self.device)
         with gen.drawing(kwargs, params.get("seed")):
-            out = gen.stream_generate(self.model.generate, self._decode, x["ids"], emit, input_ids=ids,
-                                      attention_mask=torch.ones_like(ids), **kwargs)
-        return x, out.tolist()
+            out = gen.stream_generate(self.model.generate, self._decode, x["ids"], emit, recorder, logprobs,
+                                      input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        return x, out.tolist(), [logprobs] if logprobs else None
 
     def _decode(self, ids) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
-    def postprocess(self, outputs, return_full_text=True, **_) -> list[dict]:
-        x, sequences = outputs
+    def postprocess(self, outputs, return_full_text=True, details=False, seed=None, **_) -> list[dict]:
+        x, sequences, logprobs = outputs
         prompt_text = self._decode(x["ids"])
         results = []
-        for sequence in sequences:
+        for n, sequence in enumerate(sequences):
             # Decode the whole sequence and cut the decoded prompt off (as transformers' pipeline does),
             # so the first new word keeps its leading space with every kind of tokenizer.
             new = self._decode(sequence)[len(prompt_text) :]
-            results.append({"generated_text": (x["text"] + new) if return_full_text else new})
+            result = {"generated_text": (x["text"] + new) if return_full_text else new}
+            if details:
+                result["details"] = self.details(x, sequence, logprobs[n] if logprobs and n < len(logprobs) else None,
+                                                 seed)
+            results.append(result)
         return results
+
+    def details(self, x, sequence: list[int], logprobs: list | None, seed: int | None) -> dict:
+        """TGI's details of one sequence: its new tokens (id, text, log-probability where known, special) and
+        why it stopped ("eos_token", "length")."""
+        new = list(sequence[len(x["ids"]) :])
+        while new and new[-1] == self.pad_token_id and self.pad_token_id not in self.ends:  # padding after the end
+            new.pop()
+        special = set(self.tokenizer.all_special_ids)
+        known = logprobs if logprobs is not None and len(logprobs) >= len(new) else [None] * len(new)
+        tokens = [{"id": int(i), "text": self.tokenizer.decode([i]), "logprob": known[k], "special": i in special}
+                  for k, i in enumerate(new)]
+        finish = "eos_token" if new and new[-1] in self.ends else "length"
+        return {"finish_reason": finish, "generated_tokens": len(new), "seed": seed, "prefill": [], "tokens": tokens}
 
 
 TASK = TextGeneration

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..generation import check_decoding, check_room
+from ..render import number
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -98,7 +99,7 @@ class VisualQuestionAnswering(VisionTask):
 
     @classmethod
     def render(cls, result, inputs) -> str:
-        return "\n".join(f"{r['answer']}  ({r['score']:.3f})" for r in result)
+        return "\n".join(f"{r['answer']}  ({number(r['score'], 3)})" for r in result)
 
 
 TASK = VisualQuestionAnswering

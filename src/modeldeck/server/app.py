@@ -10,6 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -22,6 +23,12 @@ from .metrics import Metrics, Timing
 from .models import Models
 
 log = logging.getLogger("modeldeck.server")
+
+
+class StopRequest(BaseModel):
+    model: str = Field(..., description="a loaded model, as named or as resolved (an OpenAI name: its task's default)",
+                       examples=["gpt2"], min_length=1, max_length=300)
+    task: str | None = Field(None, description="only this task's runner of the model")
 
 
 @dataclass
@@ -131,6 +138,15 @@ def add_service_routes(app: FastAPI, state: State) -> None:
         if state.preload_error:
             body["error"] = state.preload_error
         return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/api/ps", tags=tags, summary="The models loaded now (modeldeck ps): memory, runtime, dtype, queue")
+    async def ps() -> dict:
+        return {"models": await anyio.to_thread.run_sync(state.models.held)}
+
+    @app.post("/api/stop", tags=tags, summary="Unload a model (modeldeck stop MODEL); the next call loads it again",
+              responses={404: {"description": "the model is not loaded"}})
+    async def stop(body: StopRequest) -> dict:
+        return {"stopped": await anyio.to_thread.run_sync(state.models.stop, body.model, body.task)}
 
     @app.get("/metrics", tags=tags, summary="Prometheus metrics", response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})

@@ -48,6 +48,9 @@ class Guard:
         if scope.get("method") in ("POST", "PUT", "PATCH") and (not kind or kind == b"application/json"
                                                                  or kind.endswith(b"+json")):
             return await self._json(scope, receive, send, path, typed=bool(kind))
+        if scope.get("method") in ("POST", "PUT", "PATCH") and kind == b"application/x-www-form-urlencoded":
+            # curl -d's label: the task routes read such a body as JSON when it looks like JSON, so it is checked
+            return await self._json(scope, receive, send, path, typed=False)
         seen = 0
 
         async def limited():

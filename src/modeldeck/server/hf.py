@@ -54,8 +54,17 @@ async def handle(request: Request, model: str, task: str | None = None) -> Respo
     outcome = await in_thread(lambda: _run(state, model, call))
     result = outcome.result
     if call.stop and call.task == "text-generation":
-        result = [{"generated_text": cut_at_stop(r["generated_text"], call.stop)[0]} for r in result]
+        result = [stopped_at(r, call.stop) for r in result]
     return hf_result(call.task, result, request.headers.get("accept", ""), outcome.notes)
+
+
+def stopped_at(result: dict, stop: list[str]) -> dict:
+    """A text-generation result cut at its first stop sequence (its details saying so, as TGI's)."""
+    text, found = cut_at_stop(result["generated_text"], stop)
+    out = {**result, "generated_text": text}
+    if found and "details" in out:
+        out["details"] = {**out["details"], "finish_reason": "stop_sequence"}
+    return out
 
 
 def _run(state, model: str, call: Call) -> Any:
@@ -105,14 +114,26 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
             known = as_client_error(error)
             yield _sse({"error": known.message if known else "The server failed.", "error_type": "generation"})
             return
-        yield _token(index, held or "", text, notes)
+        details = None
+        if call.params.get("details"):  # TGI's stream details, in the last event
+            whole = (stream.result or [{}])[0].get("details") or {}
+            details = {"finish_reason": "stop_sequence" if scan.stopped else whole.get("finish_reason", "length"),
+                       "generated_tokens": whole.get("generated_tokens", index), "seed": whole.get("seed"),
+                       "input_length": await anyio.to_thread.run_sync(runner.count_tokens, call.inputs["text"], True)}
+        yield _token(index, held or "", text, notes, details)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def _token(index: int, text: str, generated: str | None, notes: list[str] | None = None) -> str:
-    event = {"index": index, "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
-             "generated_text": generated, "details": None}
+def _token(index: int, text: str, generated: str | None, notes: list[str] | None = None,
+           details: dict | None = None) -> str:
+    """One TGI stream event: a piece of text as a token (its last token's id; the log-probability of its tokens
+    together, where known)."""
+    ids, logprobs = getattr(text, "ids", ()), getattr(text, "logprobs", ())
+    logprob = sum(logprobs) if logprobs and None not in logprobs else None
+    event = {"index": index, "token": {"id": ids[-1] if ids else 0, "text": str(text), "logprob": logprob,
+                                       "special": False},
+             "generated_text": generated, "details": details}
     if notes:  # what was cut or shortened: a stream has no headers left to carry it
         event["warnings"] = list(dict.fromkeys(notes))
     return _sse(event)

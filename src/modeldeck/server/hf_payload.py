@@ -47,9 +47,11 @@ class Call:
 
 
 def parse_body(body: bytes, content_type: str) -> Any:
-    """JSON when the body is JSON (declared or not), else the raw bytes (a file)."""
+    """JSON when the body is JSON (declared, undeclared, or sent as curl -d's form), else the raw bytes (a file)."""
     kind = content_type.split(";")[0].strip().lower()
-    if kind == "application/json" or (not kind and body[:1] in (b"{", b"[")):
+    # curl -d sends JSON labelled as a form (application/x-www-form-urlencoded), as the hosted API accepts it
+    guessed = kind in ("", "application/x-www-form-urlencoded") and body.lstrip()[:1] in (b"{", b"[")
+    if kind == "application/json" or guessed:
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):

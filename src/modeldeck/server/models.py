@@ -13,27 +13,12 @@ import time
 from pathlib import Path
 
 from ..errors import InvalidModelId, ModelNotAvailable
+from ..openai_names import OPENAI_ALIASES  # noqa: F401 - re-exported: the server's OpenAI names
 from .config import ServerConfig
 from .errors import ClientError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95}){0,2}(@[\w./-]{1,100})?$", re.ASCII)
 CACHE_SECONDS = 30.0  # a model pulled while the server runs is seen within this long
-
-# OpenAI model names: the task they stand for, served by its default model.
-OPENAI_ALIASES = {
-    "whisper-1": "automatic-speech-recognition",
-    "gpt-4o-transcribe": "automatic-speech-recognition",
-    "gpt-4o-mini-transcribe": "automatic-speech-recognition",
-    "tts-1": "text-to-speech",
-    "tts-1-hd": "text-to-speech",
-    "gpt-4o-mini-tts": "text-to-speech",
-    "text-embedding-3-small": "feature-extraction",
-    "text-embedding-3-large": "feature-extraction",
-    "text-embedding-ada-002": "feature-extraction",
-    "dall-e-2": "text-to-image",
-    "dall-e-3": "text-to-image",
-    "gpt-image-1": "text-to-image",
-}
 
 
 class Models:
@@ -147,6 +132,18 @@ class Models:
         from ..pool import default_pool
 
         return default_pool.stats()
+
+    def held(self) -> list[dict]:
+        """The loaded models for ``modeldeck ps`` (GET /api/ps): memory, runtime, dtype, queue, calls served."""
+        from .. import held
+
+        return held.models()
+
+    def stop(self, model: str, task: str | None = None) -> list[dict]:
+        """Unload ``model`` (POST /api/stop); ModelNotAvailable (404) when it is not loaded."""
+        from .. import held
+
+        return held.stop(model, task)
 
     def preload(self) -> None:
         """Load every ``--preload`` model (blocking), so the first request does not wait for it."""

@@ -76,3 +76,9 @@ class ImageRequest(Open):
     response_format: Literal["b64_json", "url"] | None = "b64_json"
     seed: int | None = Field(None, ge=0)
     user: str | None = None
+    # modeldeck's own settings (openai's client sends them through extra_body), checked like the task's
+    steps: int | None = Field(None, description="denoising steps (default: the model's own; quality sets them too)")
+    guidance_scale: float | None = Field(None, description="how closely to follow the prompt")
+    negative_prompt: str | None = Field(None, description="what the picture should not show")
+    quality: str | None = Field(None, description="low, medium, high, auto (gpt-image-1) or standard, hd (dall-e-3): "
+                                                  "steps relative to the model's own")

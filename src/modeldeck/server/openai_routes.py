@@ -45,24 +45,17 @@ def model_for(state, name: str, task: str) -> str | None:
             raise ClientError(400, f"{name} is a model for {OPENAI_ALIASES[name]}, not {task}.", param="model")
         return None
     if task == "chat":
+        from ..catalog import has_chat_template
+        from ..pipelines.chat import INSTRUCT_MODEL
+
         tasks = state.models.tasks_for(name)
         if "chat" in tasks or ("text-generation" in tasks and has_chat_template(state.models.folder(name))):
             return name
         raise ClientError(400, f"Model {name} is not a chat model (it serves: {', '.join(tasks) or 'nothing here'}).",
-                          param="model", hint="Use a chat model, or a text-generation model with a chat template.",
-                          code="wrong_task")
+                          param="model", hint=f"Use a chat model, e.g. {INSTRUCT_MODEL} or {get_task('chat').spec.default_model} "
+                          "(GET /v1/models lists the chat models here).", code="wrong_task")
     state.models.require(name, task)
     return name
-
-
-def has_chat_template(folder) -> bool:
-    if folder is None:
-        return False
-    try:
-        config = json.loads((folder / "tokenizer_config.json").read_text())
-    except (OSError, ValueError):
-        config = {}
-    return bool(config.get("chat_template")) or (folder / "chat_template.jinja").is_file()
 
 
 def _id(prefix: str) -> str:
@@ -472,15 +465,55 @@ async def _images(request: Request, task: str, model: str | None, inputs: dict, 
     return JSONResponse({"created": int(time.time()), "data": data}, headers=notes_header(outcome.notes))
 
 
+# OpenAI's quality names as a share of the model's own denoising steps (50 for Stable Diffusion v1.x: low 20,
+# high and hd 75). Few-step models (SD-Turbo, LCM: 1-4 steps) are distilled for their steps and keep them.
+QUALITY = {"low": 0.4, "medium": 1.0, "standard": 1.0, "auto": 1.0, "high": 1.5, "hd": 1.5}
+FEW_STEPS = 4
+
+
+def quality_steps(state, task: str, model: str | None, quality: str) -> int | None:
+    """The denoising steps for an OpenAI ``quality`` (None: the model's own)."""
+    from ..backends.diffusers import few_step_defaults
+
+    if quality not in QUALITY:
+        raise ClientError(400, f"quality must be one of {', '.join(QUALITY)}, not {quality!r}.", param="quality")
+    spec = get_task(task).spec
+    name = model or spec.default_model
+    folder = state.models.folder(name)
+    if folder is None and not model and spec.offline_default:
+        name, folder = spec.offline_default, state.models.folder(spec.offline_default)
+    own, _ = few_step_defaults(name, folder) if folder is not None else (50, None)
+    if own <= FEW_STEPS or QUALITY[quality] == 1.0:
+        return None
+    return max(1, round(own * QUALITY[quality]))
+
+
+def image_settings(state, task: str, model: str | None, steps, guidance_scale, negative_prompt, seed,
+                   quality) -> dict[str, Any]:
+    """The task parameters for the image routes' modeldeck settings, each checked as the task checks it."""
+    spec = get_task(task).spec
+    params: dict[str, Any] = {}
+    if steps is None and quality:
+        steps = quality_steps(state, task, model, quality)
+    for name, value in (("steps", steps), ("guidance_scale", guidance_scale), ("negative_prompt", negative_prompt),
+                        ("seed", seed)):
+        if value is not None and value != "":
+            params[name] = spec.param(name).coerce(value)  # NaN and out-of-range: modeldeck's 400
+    return params
+
+
 async def image_generations(request: Request, body: ImageRequest) -> Response:
     refuse_extras(body)
-    params = {"num_images": body.n or 1, **_size(body.size)}
-    if body.seed is not None:
-        params["seed"] = body.seed
+    state = request.app.state.modeldeck
+    model = None if body.model in OPENAI_ALIASES else body.model
+    settings = await anyio.to_thread.run_sync(lambda: image_settings(
+        state, "text-to-image", model, body.steps, body.guidance_scale, body.negative_prompt, body.seed, body.quality))
+    params = {"num_images": body.n or 1, **_size(body.size), **settings}
     return await _images(request, "text-to-image", body.model, {"prompt": body.prompt}, params, body.response_format)
 
 
-EDIT_FIELDS = {"image", "prompt", "mask", "model", "n", "size", "response_format", "strength", "seed", "user"}
+EDIT_FIELDS = {"image", "prompt", "mask", "model", "n", "size", "response_format", "strength", "seed", "user", "steps",
+               "guidance_scale", "negative_prompt", "quality"}
 
 
 async def image_edits(
@@ -494,6 +527,11 @@ async def image_edits(
     response_format: str | None = Form("b64_json"),
     strength: float | None = Form(None, description="how much to change the picture (0 excluded to 1)"),
     seed: int | None = Form(None, ge=0),
+    steps: int | None = Form(None, description="denoising steps (default: the model's own; quality sets them too)"),
+    guidance_scale: float | None = Form(None, description="how closely to follow the prompt"),
+    negative_prompt: str | None = Form(None, description="what the picture should not show"),
+    quality: str | None = Form(None, description="low, medium, high, auto, standard or hd: steps relative to the "
+                                                 "model's own"),
 ) -> Response:
     form = await request.form()  # fields not declared here are refused by name, as /generations does
     for name in form:
@@ -505,10 +543,12 @@ async def image_edits(
     if mask is not None:
         inputs["mask"], task = await mask.read(), "inpainting"
     params = {"num_images": n, **_size(size)}
-    for name, value in (("strength", strength), ("seed", seed)):
-        if value is not None:
-            params[name] = get_task(task).spec.param(name).coerce(value)  # NaN and out-of-range: modeldeck's 400
+    if strength is not None:
+        params["strength"] = get_task(task).spec.param("strength").coerce(strength)  # NaN, out of range: a 400
     state = request.app.state.modeldeck
+    chosen = None if model in OPENAI_ALIASES else model
+    params.update(await anyio.to_thread.run_sync(lambda: image_settings(
+        state, task, chosen, steps, guidance_scale, negative_prompt, seed, quality)))
     if not state.config.serves(task) or task not in registry():
         raise ClientError(400, f"This server does not run {task}.", param="mask" if mask is not None else "image")
     return await _images(request, task, model, inputs, params, response_format)
@@ -526,11 +566,16 @@ async def list_models(request: Request) -> JSONResponse:
         rows, seen = [], set()
         for entry in local():  # a model both cached and packaged is listed once
             tasks = [t for t in entry.tasks if state.config.serves(t)]
-            if tasks and entry.id not in seen:
+            if tasks and entry.id not in seen and entry.status != "broken":  # a broken copy cannot answer
                 seen.add(entry.id)
                 rows.append({"id": entry.id, "object": "model", "created": 0, "owned_by": "modeldeck", "tasks": tasks})
+        present: dict[str, bool] = {}
         for alias, task in OPENAI_ALIASES.items():
-            if state.config.serves(task) and task in registry():
+            if task not in present:  # an OpenAI name answers only when its task's model is here to answer it
+                spec = get_task(task).spec if state.config.serves(task) and task in registry() else None
+                present[task] = spec is not None and any(
+                    state.models.folder(m) is not None for m in (spec.default_model, spec.offline_default) if m)
+            if present[task]:
                 rows.append({"id": alias, "object": "model", "created": 0, "owned_by": "modeldeck", "tasks": [task],
                              "default_for": task})
         return rows

@@ -53,17 +53,15 @@ def select_specs(tasks: Iterable[str] | None = None) -> list[TaskSpec]:
     return [specs[name] for name in names]
 
 
-def cached_models() -> list[str]:
-    """Model ids in the Hugging Face cache (empty when there is no cache)."""
-    from huggingface_hub import scan_cache_dir
-
-    from .. import settings
+def cached_models() -> dict[str, list[str]]:
+    """The models on this machine (cached or packaged) and the tasks each serves, for the pickers (empty when
+    there is no cache)."""
+    from ..catalog import model_tasks
 
     try:
-        info = scan_cache_dir(settings.hub_cache())
-    except Exception:  # noqa: BLE001 - no cache yet, or an unreadable one: nothing to list
-        return []
-    return sorted(repo.repo_id for repo in info.repos if repo.repo_type == "model")
+        return model_tasks()
+    except Exception:  # noqa: BLE001 - an unreadable cache: nothing to list
+        return {}
 
 
 def check_inputs(spec: TaskSpec, bound: dict, chosen: dict) -> None:
@@ -237,11 +235,12 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None, all
         image.clear(lambda: "", outputs=[points], show_progress="hidden", api_name=False)
 
     handler = make_handler(spec, inputs, params, model_box, view, allow_folders)
+    endpoint = api_function(spec, handler, [*inputs, model_box, *params])
     if gpu is not None:
-        handler = gpu(handler)
+        endpoint = gpu(endpoint)
     run.click(
-        handler,
-        inputs={*inputs, *params, model_box},
+        endpoint,
+        inputs=[*inputs, model_box, *params],  # in the order of 'modeldeck run TASK --help', named by the spec
         outputs=view.components,
         api_name=spec.name.replace("-", "_"),
         concurrency_limit=None,  # each model's engine queues its own device work; the page never waits on another tab
@@ -250,6 +249,23 @@ def task_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None = None, all
     if rows:
         gr.Examples(rows, inputs=[*inputs, *params], label="Examples", cache_examples=False, api_visibility="private")
     return TaskTab(spec, model_box, inputs, params, view, handler)
+
+
+def api_function(spec: TaskSpec, handler: Callable, widgets: list) -> Callable:
+    """The function the Run button calls: one parameter per widget, named as the spec names them (inputs, then
+    ``model``, then the parameters), handing the handler its {widget: value} dict."""
+    from .api import named, required_count
+
+    names = [i.name for i in spec.inputs] + ["model"] + [p.name for p in spec.params]
+    optional = [i.optional for i in spec.inputs] + [True] * (1 + len(spec.params))
+    default = inspect.signature(handler).parameters["progress"].default  # the handler's own gr.Progress
+
+    def call(values: list, progress):
+        by_widget = dict(zip(widgets, values))
+        return handler(by_widget, progress=progress) if progress is not None else handler(by_widget)
+
+    return named(call, names, required_count(optional), streams=inspect.isgeneratorfunction(handler),
+                 progress=default, name=handler.__name__)
 
 
 def load_function() -> Callable:
@@ -331,4 +347,7 @@ def launch(app: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = No
         theme=theme(),
         **kwargs,
     )
+    from .manage import add_routes
+
+    add_routes(app, login=auth is not None)  # modeldeck ps / stop, as against modeldeck serve
     return app.local_url

@@ -96,6 +96,7 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
                 chatbot.data_model = ui.checked_payloads(chatbot.data_model, "The conversation")
             with gr.Row():
                 message = ui.TextInput(
+                    label="Message",  # the API's name for the box it empties (shown without its label)
                     show_label=False,
                     placeholder="Your message (Enter sends)",
                     lines=1,
@@ -108,7 +109,7 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
                 retry_button = gr.Button("Retry", size="sm", elem_id=ui.elem_id(spec, "retry"))
                 undo_button = gr.Button("Undo", size="sm", elem_id=ui.elem_id(spec, "undo"))
                 clear_button = gr.Button("Clear", size="sm", elem_id=ui.elem_id(spec, "clear"))
-            notes = gr.Markdown("", elem_id=ui.elem_id(spec, "notes"))
+            notes = gr.Markdown("", label="Notes", elem_id=ui.elem_id(spec, "notes"))
         with gr.Column(scale=1):
             model_box = model_picker(spec, cached, allow_folders)
             params = []
@@ -180,7 +181,12 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
         return history[:last], message_text(history[last].get("content"))
 
     send.__name__ = f"chat_{spec.name.replace('-', '_')}"
-    work_send, work_retry = (gpu(send), gpu(retry)) if gpu is not None else (send, retry)
+    from .api import named
+
+    # the API endpoint: predict(message, history, model, max_new_tokens, ..., api_name="/chat")
+    api_send = named(lambda values, progress: send(*values), ["message", "history", "model", *[p.name for p in spec.params]],
+                     1, streams=True, progress=None, name=send.__name__)
+    work_send, work_retry = (gpu(api_send), gpu(retry)) if gpu is not None else (api_send, retry)
     inputs = [message, chatbot, model_box, *params]
     outputs = [chatbot, message, notes]
     api = spec.name.replace("-", "_")

@@ -230,21 +230,25 @@ def param_widget(spec: TaskSpec, param: Param) -> gr.Component:
         default = param.default
         if param.many:
             default = list(default) if isinstance(default, (list, tuple)) else ([default] if default else [])
-        return DropdownInput(choices=list(param.choices), value=default, multiselect=param.many, **common)
+        choices = list(param.choices)
+        if default is None and UNSET not in choices:  # "let the task decide" is a choice too: the API has a default
+            choices, default = [UNSET, *choices], UNSET
+        return DropdownInput(choices=choices, value=default, multiselect=param.many, **common)
     if param.many:
         default = param.default
         if isinstance(default, (list, tuple)):
             default = ", ".join(str(v) for v in default)
         common["info"] = (param.help + "; " if param.help else "") + "comma-separated"
-        return TextInput(value=default or "", **common)
+        return TextInput(value=default or None, **common)
     if param.type in (int, float):
         bounds = {"minimum": param.min, "maximum": param.max}
         if param.default is None:
             # The model's own value: an empty text field (gr.Number shows an empty value as a misleading 0).
             common["info"] = number_hint(param)
-            return TextInput(value="", placeholder="model default", max_lines=1, **common)
+            # value None: the API shows this parameter's default as None (the model's own), not as ""
+            return TextInput(value=None, placeholder="model default", max_lines=1, **common)
         return NumberInput(value=param.default, precision=0 if param.type is int else None, **bounds, **common)
-    return TextInput(value="" if param.default is None else str(param.default), **common)
+    return TextInput(value=None if param.default is None else str(param.default), **common)
 
 
 def number_hint(param: Param) -> str:
@@ -350,6 +354,8 @@ def param_value(param: Param, raw: Any) -> Any:
         if not isinstance(raw, bool):  # a checkbox sends true or false; anything else is not a choice
             raise InvalidInput(f"{label_for(param.name)} must be true or false, not {_short(raw)}.")
         return raw
+    if param.choices and not param.many and raw == UNSET and UNSET not in param.choices:
+        return None  # the added "default" choice: the task's own
     if param.many:
         if not isinstance(raw, (list, tuple, str)):
             raise InvalidInput(f"{label_for(param.name)} must be a comma-separated list, not {_short(raw)}.")
@@ -729,16 +735,10 @@ def images_of(result: Any) -> list:
 
 
 def _image_view(spec: TaskSpec) -> OutputView:
-    one = gr.Image(label="Image", type="pil", interactive=False, format="png", elem_id=_id(spec, "image"))
-    many = gr.Gallery(label="Images", columns=2, visible=False, format="png", elem_id=_id(spec, "gallery"))
-
-    def fill(result, inputs):
-        pictures = images_of(result)
-        if len(pictures) == 1:
-            return [gr.update(value=pictures[0], visible=True), gr.update(value=None, visible=False)]
-        return [gr.update(value=None, visible=False), gr.update(value=pictures, visible=True)]
-
-    return OutputView("image", [one, many], fill)
+    # One gallery for one picture or several: its value is the pictures themselves, so an API client gets files
+    # it can download (a component switched on and off by gr.update would hand it update dicts instead).
+    gallery = gr.Gallery(label="Images", columns=2, format="png", elem_id=_id(spec, "gallery"))
+    return OutputView("image", [gallery], lambda result, inputs: [images_of(result)])
 
 
 def _depth_view(spec: TaskSpec) -> OutputView:
@@ -807,7 +807,6 @@ def annotated_masks(result: Any, picture) -> tuple:
     return picture, notes
 
 
-PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990")
 MAX_OVERLAYS = 25  # the picture shows the best ones; the table lists them all
 
 
@@ -829,10 +828,9 @@ def _annotated_view(spec: TaskSpec) -> OutputView:
                     if isinstance(r, dict) and "score" in r]
             details = _table(["mask", "score"], rows)
             annotated = annotated_masks(items[:MAX_OVERLAYS], base) if base is not None else None
-        if annotated is None:
-            return [None, details]
-        colours = {name: PALETTE[n % len(PALETTE)] for n, (_, name) in enumerate(annotated[1])}
-        return [gr.update(value=annotated, color_map=colours), details]
+        # the value itself, not a gr.update: an API client gets the picture and masks as files (gradio colours
+        # each label)
+        return [annotated, details]
 
     return OutputView(kind, [picture, table], fill)
 

@@ -17,13 +17,15 @@ from ..spec import TaskSpec
 from . import components as ui
 
 
-def model_choices(spec: TaskSpec, cached: list[str]) -> list[str]:
-    """The default model first (and its offline stand-in), then the cached ones."""
+def model_choices(spec: TaskSpec, cached: dict[str, list[str]] | list[str]) -> list[str]:
+    """The default model first (and its offline stand-in), then the models on this machine made for the task
+    (``cached``: model id -> the tasks it serves; a plain list is taken as fitting every task)."""
     first = [spec.default_model] + ([spec.offline_default] if getattr(spec, "offline_default", None) else [])
-    return [*first, *[m for m in cached if m not in first]]
+    fitting = [m for m in cached if not isinstance(cached, dict) or spec.name in cached[m]]
+    return [*first, *[m for m in fitting if m not in first]]
 
 
-def model_picker(spec: TaskSpec, cached: list[str], allow_folders: bool = False) -> gr.Dropdown:
+def model_picker(spec: TaskSpec, cached: dict[str, list[str]] | list[str], allow_folders: bool = False) -> gr.Dropdown:
     """The tab's model box: the default, cached models, or any hub id typed in (and a folder on this machine
     only when the operator allowed folders at launch)."""
     return ui.DropdownInput(

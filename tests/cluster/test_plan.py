@@ -249,3 +249,21 @@ def test_vectors_travel_as_one_float32_array():
     assert isinstance(vectors, np.ndarray) and vectors.dtype == np.dtype("<f4") and vectors.shape == (2, 2)
     labels = [{"label": "POSITIVE", "score": 0.9}]
     assert for_transport(get_task("text-classification").spec, labels) is labels
+
+
+def test_a_config_listening_beyond_loopback_needs_a_key_on_the_replicas(monkeypatch):
+    pytest.importorskip("ray.serve")
+    from modeldeck.cluster.ingress import server_config
+    from modeldeck.cluster.plan import ClusterPlan
+
+    done = modeldeck("serve", "--print-config", "--preload", f"feature-extraction={MINILM}", "--host", "0.0.0.0")
+    args = yaml.safe_load(done.stdout)["applications"][0]["args"]
+    assert args["require_key"] is True and "api_key" not in args["server"]
+    plan = ClusterPlan.from_args(args)
+    monkeypatch.delenv("MODELDECK_API_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="MODELDECK_API_KEY"):
+        server_config(plan)
+    monkeypatch.setenv("MODELDECK_API_KEY", "from-ray-start")
+    assert server_config(plan).api_key == "from-ray-start"
+    local = yaml.safe_load(modeldeck("serve", "--print-config", "--preload", f"feature-extraction={MINILM}").stdout)
+    assert local["applications"][0]["args"]["require_key"] is False

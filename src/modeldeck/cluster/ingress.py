@@ -18,7 +18,14 @@ def server_config(plan: ClusterPlan):
         if fields.get(name) is not None:
             fields[name] = tuple(fields[name])
     fields["preload"] = ()  # the deployments are the models; Serve loads them before traffic
-    return ServerConfig.from_env(**fields)  # MODELDECK_API_KEY from the replica's environment
+    config = ServerConfig.from_env(**fields)  # MODELDECK_API_KEY from the replica's environment
+    if plan.require_key and not config.api_key:
+        # plain text: Serve shows it as the replica's error in 'serve status'
+        raise RuntimeError(
+            "modeldeck listens beyond loopback here (http_options.host), so it needs an API key, and this "
+            "replica has none. Set MODELDECK_API_KEY in the environment of 'ray start' on every node, or in "
+            "the application's runtime_env.env_vars; or serve on 127.0.0.1.")
+    return config
 
 
 @serve.ingress()

@@ -95,6 +95,9 @@ class ClusterPlan:
     # handle call, results encoded once). Several models need an ingress to pick the model a request names;
     # separate_ingress asks for that topology with one model too.
     separate_ingress: bool = False
+    # Serve listens beyond loopback: the app refuses to start without an API key (from the replicas'
+    # MODELDECK_API_KEY when the printed config left it out), as `modeldeck serve` refuses to.
+    require_key: bool = False
 
     @property
     def direct(self) -> bool:
@@ -109,7 +112,7 @@ class ClusterPlan:
         """JSON-able application arguments (``args:`` in a Serve config file)."""
         return {"models": [dataclasses.asdict(m) for m in self.models], "server": self.server, "env": self.env,
                 "ingress_cpus": self.ingress_cpus, "ingress_replicas": self.ingress_replicas,
-                "timeout": self.timeout, "separate_ingress": self.separate_ingress}
+                "timeout": self.timeout, "separate_ingress": self.separate_ingress, "require_key": self.require_key}
 
     def deployment_options(self) -> list[dict[str, Any]]:
         """Every deployment's options, the HTTP ingress first."""
@@ -127,7 +130,8 @@ class ClusterPlan:
                    ingress_cpus=float(args.get("ingress_cpus", DEFAULT_INGRESS_CPUS)),
                    ingress_replicas=int(args.get("ingress_replicas", 1)),
                    timeout=float(args.get("timeout", DEFAULT_TIMEOUT)),
-                   separate_ingress=bool(args.get("separate_ingress", False)))
+                   separate_ingress=bool(args.get("separate_ingress", False)),
+                   require_key=bool(args.get("require_key", False)))
 
     def ingress_options(self) -> dict[str, Any]:
         return {"name": INGRESS, "num_replicas": self.ingress_replicas, "max_ongoing_requests": INGRESS_ONGOING,

@@ -182,9 +182,9 @@ class Served:
                 self.process.wait()
 
 
-def serve(args: list[str], env: dict, timeout: float = 240) -> Served:
-    """``modeldeck serve ARGS``; returns once it prints its address."""
-    return Served(*launch(args, env, timeout, cwd=ROOT))
+def serve(args: list[str], env: dict, timeout: float = 240, prefix: tuple[str, ...] = ()) -> Served:
+    """``modeldeck serve ARGS`` (after ``prefix``, e.g. taskset); returns once it prints its address."""
+    return Served(*launch(args, env, timeout, cwd=ROOT, prefix=prefix))
 
 
 def ready(url: str, timeout: float = 120, want=None) -> dict:

@@ -123,11 +123,23 @@ def throughput(url: str, work: dict, concurrency: int) -> dict:
         answer = httpx.post(target, json=work["body"], timeout=300)
         raise RuntimeError(f"{target} did not answer 200: {answer.status_code} {answer.text[:500]}")
     before = os.getloadavg()[0]
-    rps, failed = load(target, work["body"], work["requests"], concurrency)
+    total = max(concurrency, work["requests"] // concurrency * concurrency)  # hey sends n rounded down to c's
+    rps, failed = load(target, work["body"], total, concurrency)
     given = work["body"].get("input", work["body"].get("inputs"))
     texts = len(given) if isinstance(given, list) else 1
     return {"rps": round(rps, 2), "texts_per_s": round(rps * texts, 1), "failed": failed,
-            "load": [round(before, 2), round(os.getloadavg()[0], 2)]}
+            "load": [round(before, 2), round(os.getloadavg()[0], 2)], "answered_by": who_answers(target, work,
+                                                                                                concurrency)}
+
+
+def who_answers(url: str, work: dict, concurrency: int) -> dict[str, int]:
+    """Which replica answered each of ``2 x concurrency`` requests sent as the load was (its header)."""
+    import httpx
+
+    with httpx.Client(timeout=300) as client, ThreadPoolExecutor(concurrency) as pool:
+        found = list(pool.map(lambda _: client.post(url, json=work["body"]).headers.get("x-modeldeck-replica", "-"),
+                              range(2 * concurrency)))
+    return {name.rsplit(":", 1)[-1]: found.count(name) for name in sorted(set(found))}
 
 
 def inside(requests: int, heavy: int, concurrency: int, only: str | None) -> dict:
@@ -196,13 +208,15 @@ def main() -> None:
     labels = {k: w["label"] for k, w in workloads(1, 1).items()}
     print(f"\nload generator: {r['load_generator']}, {r['concurrency']} concurrent clients; "
           "each replica (and the single process) on one core, one thread\n")
-    print("| workload | server | requests/s | texts/s | failed | load average (before, after) |\n|---|---|---|---|---|---|")
+    print("| workload | server | requests/s | texts/s | failed | load average (before, after) | answered by (pid: of 2 x clients) |\n"
+          "|---|---|---|---|---|---|---|")
     for key, row in r["rows"].items():
         name, server = key.split("/")
         shown = {"single_process": "modeldeck serve (one process)", "ray_1": "--ray, 1 replica",
                  "ray_2": "--ray, 2 replicas (one per node)"}[server]
         print(f"| {labels[name]} | {shown} | {row['rps']} | {row['texts_per_s']} | {row['failed']} | "
-              f"{row['load'][0]}, {row['load'][1]} |")
+              f"{row['load'][0]}, {row['load'][1]} | "
+              f"{', '.join(f'{k}: {v}' for k, v in row['answered_by'].items()) if server != 'single_process' else ''} |")
     print()
     for name in labels:
         if f"{name}/ratio_2_over_1" in r:

@@ -56,6 +56,9 @@ def free_port() -> int:
 # Serve's autoscaling hears of ongoing requests every 10 s by default; a test cluster wants it sooner.
 FAST_METRICS = {"RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5",
                 "RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S": "0.5"}
+# What README's multi-node recipe sets before 'ray start': Serve's one proxy (on the head) would otherwise
+# send every request to the replicas on its own node while they have room, leaving the others idle.
+SPREAD = {"RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0"}
 
 
 def cluster_env(cache: Path, home: Path | None = None) -> dict:
@@ -65,7 +68,7 @@ def cluster_env(cache: Path, home: Path | None = None) -> dict:
     env.update({"RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
                 "MODELDECK_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "RAY_NODE_IP_ADDRESS": "127.0.0.1",
                 "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-                **FAST_METRICS})
+                **FAST_METRICS, **SPREAD})
     for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(name, None)
     if home is not None:

@@ -11,6 +11,7 @@ autoscaling adds and removes them.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -22,6 +23,19 @@ from .remote import DeployedModels
 from .replica import load_runner, threads, where
 
 REPLICA_HEADER = "x-modeldeck-replica"  # which replica answered: NODE_ID:PID
+LOCAL_FIRST = "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING"
+log = logging.getLogger("modeldeck.cluster")
+
+
+def warn_if_proxy_keeps_to_its_node(model: ModelPlan) -> None:
+    """Serve's proxy sends a request to the replicas on its own node while they have room (unless the
+    node's 'ray start' had RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING=0): with one proxy and replicas on
+    several nodes, the others would idle. Said once per replica, in Serve's log."""
+    several = (model.max_replicas or model.replicas or 1) > 1
+    if several and os.environ.get(LOCAL_FIRST, "1").strip() != "0":
+        log.warning("%s: Serve's HTTP proxy prefers replicas on its own node; for requests to spread over "
+                    "every node's replicas, start the Ray nodes with %s=0 (or run a proxy on every node, "
+                    "--proxy-location EveryNode, behind a load balancer).", model.name, LOCAL_FIRST)
 
 
 class DirectModels(DeployedModels):
@@ -71,6 +85,7 @@ class ModelServer:
         self.config = server_config(self.plan)
         self.place = where()
         model = self.plan.models[0]
+        warn_if_proxy_keeps_to_its_node(model)
         # loaded before Serve counts the replica as running: no request waits for a load
         runner = load_runner(model.task, model.model, self.place, max_queue=self.config.queue_size)
         self.models = DirectModels(self.config, self.plan.models, runner, self.place)

@@ -147,6 +147,7 @@ def two_nodes(cpus: float = 1, dashboard: bool = False, token: bool = False, pin
     """
     cache = Path(tempfile.mkdtemp(prefix="modeldeck-empty-hub-"))
     home = Path(tempfile.mkdtemp(prefix="modeldeck-ray-home-")) if token else None
+    worker_home = Path(tempfile.mkdtemp(prefix="modeldeck-ray-worker-")) if token else None
     port = free_port()
     cluster = Cluster(f"127.0.0.1:{port}", cluster_env(cache, home), cache)
     common = ["--node-ip-address", "127.0.0.1", f"--num-cpus={cpus}", "--object-store-memory", OBJECT_STORE,
@@ -158,15 +159,21 @@ def two_nodes(cpus: float = 1, dashboard: bool = False, token: bool = False, pin
         if token:
             cluster.ray("get-auth-token", "--generate")
         cluster.ray("start", "--head", f"--port={port}", *head, *common, timeout=180, prefix=cores[0])
-        cluster.ray("start", f"--address={cluster.address}", *common, timeout=180, prefix=cores[1])
+        worker = None
+        if token:  # as on another machine: no token file, the head's token in RAY_AUTH_TOKEN (README's recipe)
+            token_value = (home / ".ray" / "auth_token").read_text().strip()
+            worker = {**cluster.env, "HOME": str(worker_home), "RAY_AUTH_TOKEN": token_value}
+        cluster.run("ray", "start", f"--address={cluster.address}", *common, timeout=180, prefix=cores[1],
+                    env=worker)
         if dashboard:
             cluster.env["RAY_DASHBOARD_ADDRESS"] = f"http://127.0.0.1:{head[2]}"  # for serve deploy / status
         yield cluster
     finally:
         subprocess.run([ray_bin(), "stop", "--force"], check=False, env=cluster.env, capture_output=True, timeout=120)
         shutil.rmtree(cache, ignore_errors=True)
-        if home is not None:
-            shutil.rmtree(home, ignore_errors=True)
+        for folder in (home, worker_home):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass

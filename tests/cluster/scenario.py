@@ -144,6 +144,14 @@ def row_of(url: str, model: str) -> dict:
     return next(r for r in ready(url, timeout=30)["models"] if r["model"] == model)
 
 
+def replica_of(url: str, model: str) -> dict:
+    """The figures of one replica of ``model`` from /ready (asked again while a busy replica is slow to say)."""
+    found = until(lambda: row_of(url, model).get("replica"), 60, every=0.5)
+    if not found:
+        raise TimeoutError(f"/ready gave no replica figures for {model} within 60 s")
+    return found
+
+
 def until(check, timeout: float, every: float = 0.25):
     """``check()`` until it gives something truthy (returned), or None after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -161,14 +169,14 @@ def until(check, timeout: float, every: float = 0.25):
 def freed_after_leaving(url: str, model: str = GPT2) -> dict:
     """A client leaves a long stream: how soon the replica's calls in flight are back to 0, and (with an
     ingress) how many pieces the replica made for it (a generation that went on would make LONG)."""
-    before = row_of(url, model).get("replica", {}).get("pieces_streamed")
+    before = replica_of(url, model).get("pieces_streamed")
     closed, replica = leave_stream(url)
     free = until(lambda: (row := row_of(url, model))["replica"]["in_flight"] == 0 and
-                 row.get("ingress_in_flight", 0) == 0 and time.monotonic(), 20)
+                 row.get("ingress_in_flight", 0) == 0 and time.monotonic(), 20, every=0.1)
     out = {"seconds_to_free": round(free - closed, 3) if free else None, "replica": replica}
     if before is not None:
         time.sleep(1.0)  # anything still being made would show here
-        out["pieces_made"] = row_of(url, model)["replica"]["pieces_streamed"] - before
+        out["pieces_made"] = replica_of(url, model)["pieces_streamed"] - before
     return out
 
 
@@ -253,7 +261,7 @@ def with_ingress(report: dict, cluster, stage, port: str) -> None:
         report["ray_timed"] = timed_stream(ray_served.url)
         stage("ray answers")
         report["ray_left"] = freed_after_leaving(ray_served.url)
-        gpt2 = row_of(ray_served.url, GPT2)["replica"]["pid"]
+        gpt2 = replica_of(ray_served.url, GPT2)["pid"]
         report["ray_killed_stream"] = killed_mid_stream(ray_served.url, pid=gpt2)
         stage("ray streams")
         # Spread the MiniLM answers over both replicas, then read who answered from /ready.
@@ -261,6 +269,7 @@ def with_ingress(report: dict, cluster, stage, port: str) -> None:
             list(pool.map(lambda i: httpx.post(f"{ray_served.url}/v1/embeddings", timeout=60,
                                                json={"model": MINILM, "input": f"warm {i}"}), range(24)))
         burst(ray_served.url)
+        report["batched"] = replica_of(ray_served.url, MINILM)
         before = minilm_row(ready(ray_served.url))
         report["before"] = before
         victim = int(max(before["answers_by_process"]).rsplit(":", 1)[1])

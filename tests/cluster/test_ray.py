@@ -94,8 +94,8 @@ def test_serve_brings_the_replica_back(report):
 
 def test_replicas_batch_requests_from_different_callers(report):
     # Serve lets enough requests into a replica at once for its engine to put them in one forward pass
-    sizes = {int(size) for size in report["before"]["replica"]["batch_sizes"]}
-    assert max(sizes) > 1, report["before"]["replica"]
+    sizes = {int(size) for size in report["batched"]["batch_sizes"]}
+    assert max(sizes) > 1, report["batched"]
 
 
 def test_streams_through_the_ingress_join_to_the_whole_answer(report):

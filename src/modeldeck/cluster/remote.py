@@ -341,7 +341,7 @@ class RayModels(DeployedModels):
             row.update({"answers_by_node": dict(by_node), "answers_by_process": by_process,
                         "ingress_in_flight": admission.in_flight if admission else 0})
             try:  # bounded: a replica being replaced must not hold /ready up
-                row["replica"] = self.handles[plan.name].stats.remote().result(timeout_s=5)
+                row["replica"] = self.handles[plan.name].stats.remote().result(timeout_s=10)
             except Exception:  # noqa: BLE001 - readiness answers without it
                 pass
             rows.append(row)

@@ -9,9 +9,11 @@ import threading
 import time
 
 
-def launch(args: list[str], env: dict, timeout: float, cwd=None) -> tuple[str, subprocess.Popen, list[str]]:
-    """``modeldeck serve ARGS``; returns (its URL, the process, its output so far, still growing)."""
-    process = subprocess.Popen([sys.executable, "-m", "modeldeck", "serve", "--log-level", "warning", *args],
+def launch(args: list[str], env: dict, timeout: float, cwd=None, prefix: tuple[str, ...] = ()
+           ) -> tuple[str, subprocess.Popen, list[str]]:
+    """``modeldeck serve ARGS`` (after ``prefix``, e.g. taskset); returns (its URL, the process, its output so
+    far, still growing)."""
+    process = subprocess.Popen([*prefix, sys.executable, "-m", "modeldeck", "serve", "--log-level", "warning", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
     lines: queue.Queue = queue.Queue()
     output: list[str] = []

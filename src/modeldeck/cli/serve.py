@@ -55,6 +55,11 @@ def is_loopback(host: str) -> bool:
               type=click.Choice(["HeadOnly", "EveryNode"]), help="Ray: where Serve's HTTP proxies run.")
 @click.option("--request-timeout", default=300.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Ray: seconds to wait for a model replica before a retryable 504.")
+@click.option("--autoscaling", "autoscaling", multiple=True, metavar="NAME=VALUE",
+              help="Ray autoscaling: another field of Serve's autoscaling_config (upscale_delay_s, "
+                   "downscale_delay_s, look_back_period_s...; repeatable).")
+@click.option("--separate-ingress", is_flag=True,
+              help="Ray: with one model too, a separate ingress deployment in front of the model's replicas.")
 @click.option("--print-config", is_flag=True, help="Ray: print a Serve config file (serve deploy, KubeRay) and exit.")
 @click.option("--dtype", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default=None,
               help="dtype of the torch models served (default: $MODELDECK_DTYPE or auto: bf16 where this CPU "
@@ -62,8 +67,8 @@ def is_loopback(host: str) -> bool:
 def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_seconds, max_image_pixels,
                   max_new_tokens, queue_size, allow_urls, voices, log_level, ray_address=None, replicas=(),
                   min_replicas=(), max_replicas=(), target_ongoing=2.0, replica_cpus=(), replica_gpus=(),
-                  ingress_cpus=0.0, proxy_location="HeadOnly", request_timeout=300.0, print_config=False,
-                  dtype=None) -> None:
+                  ingress_cpus=0.0, proxy_location="HeadOnly", request_timeout=300.0, autoscaling=(),
+                  separate_ingress=False, print_config=False, dtype=None) -> None:
     """Serve models over HTTP: Hugging Face InferenceClient and the openai package work against it.
 
     \b
@@ -106,7 +111,7 @@ def serve_command(host, port, tasks, preload, api_key, max_body_mb, max_audio_se
         config = ServerConfig(tasks=names, api_key=key, max_body_bytes=int(max_body_mb * 1024 * 1024),
                               queue_size=queue_size, allow_urls=allow_urls, preload=tuple(preload), voices=voice_map)
         plan = make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, replica_cpus, replica_gpus,
-                         ingress_cpus, request_timeout)
+                         ingress_cpus, request_timeout, autoscaling, separate_ingress)
         return serve_on_ray(plan, ray_address, host, port or 8000, proxy_location, print_config, log_level)
     try:
         import uvicorn

@@ -8,7 +8,7 @@ import os
 import click
 
 from ..errors import InvalidInput
-from .plan import ClusterPlan, ModelPlan, per_model, predicted_memory
+from .plan import AUTOSCALING_FIELDS, ClusterPlan, ModelPlan, per_model, predicted_memory
 
 # Process settings fixed at start and carried to every replica (runtime_env.env_vars).
 LIMITS = ("MODELDECK_MAX_AUDIO_SECONDS", "MODELDECK_MAX_IMAGE_PIXELS", "MODELDECK_MAX_NEW_TOKENS", "MODELDECK_DTYPE")
@@ -43,9 +43,30 @@ def model_entries(config, preload: tuple[str, ...]) -> list[tuple[str, str | Non
     return entries
 
 
+def autoscaling_fields(entries: tuple[str, ...]) -> dict[str, float]:
+    """``--autoscaling NAME=VALUE`` options: more fields of Serve's autoscaling_config, as numbers."""
+    fields = {}
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if not sep or name not in AUTOSCALING_FIELDS:
+            raise InvalidInput(f"--autoscaling {entry!r} is not NAME=NUMBER with a name Serve's autoscaling takes.",
+                               f"Names: {', '.join(AUTOSCALING_FIELDS)} (e.g. --autoscaling downscale_delay_s=60).")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not number >= 0 or number == float("inf"):
+            raise InvalidInput(f"--autoscaling {entry!r}: {value!r} is not a number of 0 or more.",
+                               f"E.g. --autoscaling {name}=30")
+        fields[name] = int(number) if name == "initial_replicas" else number
+    return fields
+
+
 def make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, replica_cpus, replica_gpus,
-              ingress_cpus, timeout) -> ClusterPlan:
+              ingress_cpus, timeout, autoscaling=(), separate_ingress=False) -> ClusterPlan:
     """Models, replicas and resources from ``modeldeck serve --ray``'s options."""
+    more_autoscaling = autoscaling_fields(autoscaling)
     counts = per_model(replicas, "--replicas")
     lows = per_model(min_replicas, "--min-replicas")
     highs = per_model(max_replicas, "--max-replicas")
@@ -63,7 +84,7 @@ def make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, repl
 
         plan = ModelPlan(task=task, model=model, replicas=pick(counts, given, 1),
                          min_replicas=pick(lows, given), max_replicas=pick(highs, given),
-                         target_ongoing=target_ongoing)
+                         target_ongoing=target_ongoing, autoscaling=dict(more_autoscaling))
         plan.cpus = pick(cpus, given, plan.cpus)
         plan.gpus = pick(gpus, given, 0.0)
         plan.memory = None if plan.gpus else predicted_memory(task, model)
@@ -71,12 +92,16 @@ def make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, repl
     server = dataclasses.asdict(config)
     server["preload"] = []
     env = {k: os.environ[k] for k in LIMITS if os.environ.get(k)}
-    return ClusterPlan(models=models, server=server, env=env, ingress_cpus=ingress_cpus, timeout=timeout)
+    return ClusterPlan(models=models, server=server, env=env, ingress_cpus=ingress_cpus, timeout=timeout,
+                       separate_ingress=separate_ingress)
 
 
 def serve_on_ray(plan: ClusterPlan, address: str, host: str, port: int, proxy_location: str, print_config: bool,
                  log_level: str) -> None:
     """Print the Serve config, or deploy on the cluster and serve until interrupted."""
+    from ..cli.serve import is_loopback
+
+    plan.require_key = not is_loopback(host)
     if print_config:
         from .config import render, serve_config
 
@@ -94,7 +119,9 @@ def serve_on_ray(plan: ClusterPlan, address: str, host: str, port: int, proxy_lo
         if (bound_host, bound_port) != (host, port):
             click.echo(f"Note: Serve was already running on this cluster at {bound_host}:{bound_port}; it keeps "
                        "that address (run 'serve shutdown' to change it).", err=True)
-        click.echo(f"modeldeck serving on http://{bound_host}:{bound_port}  (Ray Serve application 'modeldeck' "
-                   f"with {len(plan.models)} model deployment(s); docs: /docs)")
+        shape = ("the model's replicas answer HTTP themselves" if plan.direct
+                 else f"an ingress and {len(plan.models)} model deployments")
+        click.echo(f"modeldeck serving on http://{bound_host}:{bound_port}  (Ray Serve application 'modeldeck': "
+                   f"{shape}; docs: /docs)")
 
     run(plan, address or None, host, port, proxy_location, announce, quiet=log_level != "debug")

@@ -7,7 +7,9 @@ import json
 from .plan import APP_NAME, ClusterPlan
 
 HEADER = """\
-# modeldeck on Ray Serve. On a running cluster:  serve deploy THIS_FILE
+# modeldeck on Ray Serve. On a running cluster:  serve deploy THIS_FILE   (then: serve status)
+# A cluster with Ray's token authentication (on when ~/.ray/auth_token existed at 'ray start --head'):
+#   RAY_AUTH_MODE=token serve deploy THIS_FILE   (the token: ~/.ray/auth_token, or RAY_AUTH_TOKEN)
 # With KubeRay: paste everything below into a RayService's spec.serveConfigV2.
 # Every node needs modeldeck[cluster] (and the models' extras) installed, and the models
 # on it: 'modeldeck pull MODEL' on each node, or HF_HUB_CACHE (runtime_env) on a shared volume.
@@ -19,9 +21,7 @@ def serve_config(plan: ClusterPlan, host: str, port: int, proxy_location: str) -
     """The config: the application (import path + args) and each deployment's replicas and resources."""
     args = plan.to_args()
     args["server"] = {k: v for k, v in args["server"].items() if k != "api_key"}
-    deployments = [{k: v for k, v in plan.ingress_options().items()}]
-    for model in plan.models:
-        deployments.append(model.deployment_options())
+    deployments = plan.deployment_options()
     application = {"name": APP_NAME, "route_prefix": "/", "import_path": "modeldeck.cluster:build", "args": args,
                    "deployments": deployments}
     if plan.env:

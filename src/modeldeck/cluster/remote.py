@@ -8,6 +8,7 @@ turns Ray's failures into errors a client can act on (retryable 503/504).
 from __future__ import annotations
 
 import importlib
+import queue
 import threading
 from collections import Counter
 from pathlib import Path
@@ -89,50 +90,114 @@ class RemoteRunner:
             return self._unpack(answer)["result"]
 
     def stream(self, inputs: Any, **params: Any):
-        """The pieces, as the replica makes them; a full queue is refused here, before any piece."""
+        """The pieces, as the replica makes them.
+
+        Returns once the replica has taken the call: a full queue (here or on the replica), bad input or
+        a lost replica raise now, before the route sends its status line, as one process does."""
         from ..runner import Stream
 
-        return Stream(self._stream(inputs, params), self.admission.enter())
+        release = self.admission.enter()
+        feed = None
+        try:
+            feed = Feed(self.handle.options(stream=True).stream.remote(inputs, params), self.models, self.plan)
+            verdict = feed.next()
+            if verdict is None:
+                raise retryable(503, f"The replica serving {self.model_id} ended the stream before starting it.",
+                                "replica_unavailable", self.models.config.retry_after)
+            self._unpack(verdict)
+            self.models.record(self.plan, verdict)
+            for note in verdict.get("notes", ()):
+                notices.notice(note)  # told while the route still collects the call's notices
+        except BaseException:
+            if feed is not None:
+                feed.close()
+            release(False)
+            raise
 
-    def _stream(self, inputs: Any, params: dict):
-        generator = self.handle.options(stream=True).stream.remote(inputs, params)
-        items = iter(generator)
+        def done(ok: bool) -> None:
+            feed.close()  # a client that left: the replica stops generating
+            release(ok)
+
+        return Stream(self._pieces(feed), done)
+
+    def _pieces(self, feed: Feed):
         while True:
-            item = self.models.wait(lambda: next(items, None), self.plan)
-            if item is None:
-                return
-            if "failed" in item:
-                raise RuntimeError(item["failed"])
-            if "start" in item:
-                self.models.record(self.plan, item)
-                continue
+            item = feed.next()
+            if item is None:  # the stream ended without its last item: the replica went away
+                raise retryable(503, f"The replica serving {self.model_id} stopped in the middle of the answer.",
+                                "replica_unavailable", self.models.config.retry_after)
             self._unpack(item)
+            if "end" in item:
+                for note in item.get("notes", ()):
+                    notices.notice(note)  # to the stream's listener: the last event's warnings
+                return item.get("result")
             yield item["piece"]
 
     def _unpack(self, answer: dict) -> dict:
         if "error" in answer:
             raise rebuilt(answer["error"])
-        if "result" in answer:
+        if "failed" in answer:
+            from ..errors import TaskFailed
+
+            raise TaskFailed(f"{self.model_id} failed on its replica: {answer['failed']}")
+        if "result" in answer and "end" not in answer:
             self.models.record(self.plan, answer)
             for note in answer.get("notes", ()):
                 notices.notice(note)  # to the request's collector on the ingress
         return answer
 
 
-class RayModels(Models):
-    """The served models are the application's deployments; runners are handles to them."""
+class Feed:
+    """The items of a deployment's streamed answer, each waited for at most ``--request-timeout``.
 
-    def __init__(self, config, plans: list[ModelPlan], handles: list, timeout: float):
+    A thread reads Ray's generator (its own ``next`` cannot be given a time limit); ``close`` cancels
+    the call on the replica, which ends that thread too.
+    """
+
+    def __init__(self, generator, models: RayModels, plan: ModelPlan):
+        self.generator, self.models, self.plan = generator, models, plan
+        self.items: queue.Queue = queue.Queue()
+        self.closed = False
+        threading.Thread(target=self._pump, name="modeldeck-ray-stream", daemon=True).start()
+
+    def _pump(self) -> None:
+        try:
+            for item in self.generator:
+                self.items.put(("item", item))
+            self.items.put(("end", None))
+        except BaseException as error:  # noqa: BLE001 - handed to the reader
+            self.items.put(("error", error))
+
+    def _get(self):
+        try:
+            kind, value = self.items.get(timeout=self.models.timeout)
+        except queue.Empty:
+            self.close()
+            raise TimeoutError from None
+        if kind == "error":
+            raise value
+        return value
+
+    def next(self) -> dict | None:
+        """The next item; None when the stream ended. Ray's failures as retryable client errors."""
+        return self.models.wait(self._get, self.plan)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.generator.cancel()
+            except Exception:  # noqa: BLE001 - already finished or gone: nothing left to stop
+                pass
+
+
+class DeployedModels(Models):
+    """The models a Ray application deploys, found by the names requests give (hub ids, OpenAI names,
+    nothing for a task's default); any other model is a 404 saying how to deploy it."""
+
+    def __init__(self, config, plans: list[ModelPlan]):
         super().__init__(config)
         self.plans = plans
-        self.handles = {p.name: h for p, h in zip(plans, handles)}
-        self.timeout = timeout
-        self.served: Counter = Counter()  # (deployment, node, pid) -> answers
-        self._served_lock = threading.Lock()
-        self._tokens: dict[str, Any] = {}
-        self._admissions: dict[str, Any] = {}
-
-    # -- which models --------------------------------------------------------------------------
 
     def _plans_for(self, model: str | None, task: str | None = None) -> list[ModelPlan]:
         from ..pipelines import get_task
@@ -158,16 +223,58 @@ class RayModels(Models):
             )
         return tasks
 
-    def runner(self, task: str, model: str | None) -> RemoteRunner:
+    def plan_for(self, task: str, model: str | None) -> ModelPlan:
         plans = self._plans_for(model, task)
         if not plans:
             shown = model or f"the default {task} model"
             raise ModelNotAvailable(f"{shown} is not deployed for {task} on this cluster.",
                                     f"Deploy it: add --preload {task}={model or 'MODEL'} to 'modeldeck serve --ray'.")
-        return RemoteRunner(self, plans[0], self.handles[plans[0].name])
+        return plans[0]
 
     def preload(self) -> None:
         """Nothing to do: Serve starts every model's replicas before the application is running."""
+
+    @staticmethod
+    def runner_model_id(plan: ModelPlan) -> str:
+        from ..pipelines import get_task
+
+        return get_task(plan.task).spec.default_model
+
+    @staticmethod
+    def deployment_states() -> dict:
+        """This application's deployments as Serve's controller sees them (empty when it cannot tell)."""
+        from ray import serve
+
+        try:
+            app_name = serve.get_replica_context().app_name
+            status = serve.status().applications.get(app_name)
+            return status.deployments if status else {}
+        except Exception:  # noqa: BLE001 - readiness still answers, without the cluster's view
+            return {}
+
+    def status_row(self, plan: ModelPlan, state) -> dict:
+        return {
+            "task": plan.task, "model": plan.model or self.runner_model_id(plan), "deployment": plan.name,
+            "status": str(getattr(state, "status", "UNKNOWN")).rsplit(".", 1)[-1],
+            "replicas": {str(k).rsplit(".", 1)[-1]: v for k, v in (getattr(state, "replica_states", {}) or {}).items()},
+        }
+
+
+class RayModels(DeployedModels):
+    """The served models are the application's deployments; runners are handles to them."""
+
+    def __init__(self, config, plans: list[ModelPlan], handles: list, timeout: float):
+        super().__init__(config, plans)
+        self.handles = {p.name: h for p, h in zip(plans, handles)}
+        self.timeout = timeout
+        self.served: Counter = Counter()  # (deployment, node, pid) -> answers
+        self._served_lock = threading.Lock()
+        self._tokens: dict[str, Any] = {}
+        self._admissions: dict[str, Any] = {}
+
+    def runner(self, task: str, model: str | None) -> RemoteRunner:
+        plan = self.plan_for(task, model)
+        return RemoteRunner(self, plan, self.handles[plan.name])
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -215,12 +322,6 @@ class RayModels(Models):
             self._tokens[plan.name] = tokens
         return self._tokens[plan.name]
 
-    @staticmethod
-    def runner_model_id(plan: ModelPlan) -> str:
-        from ..pipelines import get_task
-
-        return get_task(plan.task).spec.default_model
-
     # -- readiness -----------------------------------------------------------------------------
 
     def held(self) -> list[dict]:
@@ -233,30 +334,26 @@ class RayModels(Models):
                           code="not_supported")
 
     def loaded(self) -> list[dict]:
-        """Each deployment: its model, status, replicas by state, and answers by node and process."""
-        from ray import serve
-
-        try:
-            app_name = serve.get_replica_context().app_name
-            status = serve.status().applications.get(app_name)
-            deployments = status.deployments if status else {}
-        except Exception:  # noqa: BLE001 - readiness still answers, without the cluster's view
-            deployments = {}
+        """Each deployment: its model, status, replicas by state, answers by node and process, and one
+        replica's own figures (calls in flight, batch sizes, threads: exact when it has one replica)."""
+        deployments = self.deployment_states()
         with self._served_lock:
             served = dict(self.served)
         rows = []
         for plan in self.plans:
-            state = deployments.get(plan.name)
             by_node: Counter = Counter()
             by_process = {}
             for (name, node, pid), count in served.items():
                 if name == plan.name:
                     by_node[node] += count
                     by_process[f"{node}:{pid}"] = count
-            rows.append({
-                "task": plan.task, "model": plan.model or self.runner_model_id(plan), "deployment": plan.name,
-                "status": str(getattr(state, "status", "UNKNOWN")).rsplit(".", 1)[-1],
-                "replicas": {str(k).rsplit(".", 1)[-1]: v for k, v in (getattr(state, "replica_states", {}) or {}).items()},
-                "answers_by_node": dict(by_node), "answers_by_process": by_process,
-            })
+            row = self.status_row(plan, deployments.get(plan.name))
+            admission = self._admissions.get(plan.name)
+            row.update({"answers_by_node": dict(by_node), "answers_by_process": by_process,
+                        "ingress_in_flight": admission.in_flight if admission else 0})
+            try:  # bounded: a replica being replaced must not hold /ready up
+                row["replica"] = self.handles[plan.name].stats.remote().result(timeout_s=10)
+            except Exception:  # noqa: BLE001 - readiness answers without it
+                pass
+            rows.append(row)
         return rows

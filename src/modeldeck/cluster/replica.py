@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -45,27 +44,53 @@ def as_data(error: BaseException) -> dict[str, Any] | None:
     return None
 
 
+def load_runner(task: str, model: str | None, place: dict[str, Any], max_queue: int | None = None):
+    """The model, loaded now (before Serve sends the replica any request); a node without it fails the
+    replica's start with the node's name and the fix, in plain text (what ``serve status`` shows)."""
+    import modeldeck
+
+    from ..errors import ModeldeckError
+
+    try:
+        options = {"max_queue": max_queue} if max_queue else {}
+        return modeldeck.load(task, model, **options)
+    except ModeldeckError as e:
+        import socket
+
+        e.message = f"On node {socket.gethostname()} ({place['node'][:12]}): {e.message}"
+        e.hint = (e.hint or "") + (" Every node resolves models itself: run 'modeldeck pull MODEL' on each "
+                                   "node, install the model's package there, or point HF_HUB_CACHE at a "
+                                   "shared cache.")
+        raise RuntimeError(str(e)) from None  # plain text: Serve shows it as the replica's error
+
+
+def threads() -> int:
+    """Intra-op threads torch uses here (Ray sets OMP_NUM_THREADS from the replica's CPUs)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def for_transport(spec, result: Any) -> Any:
+    """Vectors as one float32 array: Ray ships its buffer as is, and the ingress writes it out once
+    (a list of Python floats would be pickled, unpickled and converted again on the way)."""
+    if spec.output == "vectors" and isinstance(result, list) and result and isinstance(result[0], list):
+        import numpy as np
+
+        return np.asarray(result, dtype="<f4")
+    return result
+
+
 class ModelReplica:
     """Loads ``model`` for ``task`` at start; a node without the model fails here, naming the node."""
 
     def __init__(self, task: str, model: str | None):
-        import modeldeck
-
-        from ..errors import ModeldeckError
-
         self.task, self.model = task, model
         self.place = where()
-        try:
-            self.runner = modeldeck.load(task, model)
-        except ModeldeckError as e:
-            import socket
-
-            e.message = f"On node {socket.gethostname()} ({self.place['node'][:12]}): {e.message}"
-            e.hint = (e.hint or "") + (" Every node resolves models itself: run 'modeldeck pull MODEL' on each "
-                                       "node, install the model's package there, or point HF_HUB_CACHE at a "
-                                       "shared cache.")
-            raise RuntimeError(str(e)) from None  # plain text: Serve shows it as the replica's error
+        self.runner = load_runner(task, model, self.place)
         self.pool = ThreadPoolExecutor(max_workers=REPLICA_ONGOING, thread_name_prefix="modeldeck-replica")
+        self.pieces_streamed = 0  # pieces sent by every stream (a stopped stream stops adding to it)
+        self._count = threading.Lock()
 
     def _run(self, inputs: Any, params: dict) -> dict[str, Any]:
         from .. import notices
@@ -79,44 +104,64 @@ class ModelReplica:
             if known is None:
                 raise
             return {"error": known, **self.place}
-        return {"result": result, "notes": notes, **self.place}
+        return {"result": for_transport(self.runner.spec, result), "notes": notes, **self.place}
 
     async def call(self, inputs: Any, params: dict) -> dict[str, Any]:
         """The runner's answer, its notices, and where it ran."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, self._run, inputs, params)
 
-    async def stream(self, inputs: Any, params: dict):
-        """Pieces of a generated text; the first item says where it runs, an error item ends it."""
-        yield {"start": True, **self.place}
-        pieces: queue.Queue = queue.Queue()
-        stop = threading.Event()
+    def stats(self) -> dict[str, Any]:
+        """The runner's figures (calls in flight, batch sizes...), where it runs, and its threads."""
+        return {**self.runner.stats(), **self.place, "threads": threads(), "pieces_streamed": self.pieces_streamed}
 
-        def produce():
-            iterator = None
-            try:
-                iterator = self.runner.stream(inputs, **params)
-                for piece in iterator:
-                    if stop.is_set():
-                        break
-                    pieces.put({"piece": piece})
-                pieces.put(None)
-            except Exception as error:  # noqa: BLE001 - reported in the stream
-                known = as_data(error)
-                pieces.put({"error": known} if known else {"failed": f"{type(error).__name__}: {error}"})
-            finally:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
+    async def stream(self, inputs: Any, params: dict):
+        """A generated text piece by piece, as the model makes it.
+
+        The first item is the verdict: ``{"start": ...}`` once the runner took the call (input checked,
+        a place in its queue), or an error item (bad input, a full queue) before any piece; the ingress
+        waits for it, so refusals are answered before the HTTP status line. Then ``{"piece": ...}``
+        items, and ``{"end": ..., "result", "notes"}``. When the ingress cancels (its client went away),
+        the generation stops after its next piece and gives the model back.
+        """
+        from .. import notices
 
         loop = asyncio.get_running_loop()
+        items: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: dict) -> None:
+            try:
+                loop.call_soon_threadsafe(items.put_nowait, item)
+            except RuntimeError:  # the replica's loop is gone (shutting down)
+                stop.set()
+
+        def produce() -> None:
+            stream = None
+            try:
+                with notices.collected() as notes:
+                    stream = self.runner.stream(inputs, **params)  # refusals raise here, before any piece
+                put({"start": True, "notes": list(notes), **self.place})
+                with notices.collected() as notes:
+                    for piece in stream:
+                        if stop.is_set():
+                            return
+                        with self._count:
+                            self.pieces_streamed += 1
+                        put({"piece": piece})
+                put({"end": True, "result": stream.result, "notes": list(notes)})
+            except Exception as error:  # noqa: BLE001 - reported in the stream
+                known = as_data(error)
+                put({"error": known} if known else {"failed": f"{type(error).__name__}: {error}"})
+            finally:
+                if stream is not None:
+                    stream.close()  # stops the generation on the engine's worker when it is not done
+
         self.pool.submit(produce)
         try:
             while True:
-                item = await loop.run_in_executor(None, pieces.get)
-                if item is None:
-                    return
+                item = await items.get()
                 yield item
-                if "error" in item or "failed" in item:
+                if "end" in item or "error" in item or "failed" in item:
                     return
         finally:
-            stop.set()
+            stop.set()  # cancelled (the client left) or done: the producer stops at its next piece

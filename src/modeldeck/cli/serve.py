@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
 import click
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ..ui.auth import is_loopback
 
 
 @click.command("serve")

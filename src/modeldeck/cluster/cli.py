@@ -99,7 +99,7 @@ def make_plan(config, replicas, min_replicas, max_replicas, target_ongoing, repl
 def serve_on_ray(plan: ClusterPlan, address: str, host: str, port: int, proxy_location: str, print_config: bool,
                  log_level: str) -> None:
     """Print the Serve config, or deploy on the cluster and serve until interrupted."""
-    from ..cli.serve import is_loopback
+    from ..ui.auth import is_loopback
 
     plan.require_key = not is_loopback(host)
     if print_config:

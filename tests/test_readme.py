@@ -183,6 +183,7 @@ def run_shell_line(line: str, server: str, monkeypatch, capsys) -> None:
         assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
         return
     assert command == "modeldeck", f"the test runs modeldeck and curl lines; mark this block: {line}"
+    assert args[:1] not in (["serve"], ["ui"]), f"a server runs until stopped; mark this block: {line}"
     with monkeypatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)

@@ -136,6 +136,39 @@ def test_notices_reach_only_the_call_they_belong_to():
     assert len(told["long"]) == 1 and "generating" in told["long"][0]
 
 
+def test_a_notice_raised_in_a_batched_pass_for_one_item_reaches_only_its_caller(monkeypatch):
+    from modeldeck import notices
+    from modeldeck.pipelines.text_classification import TextClassification
+
+    original = TextClassification.forward
+    sizes = []
+
+    def forward_with_notices(self, batch):  # the model notices something about each item it runs, on the worker
+        sizes.append(len(batch))
+        notices.notice("about the whole pass")
+        for i, item in enumerate(batch):
+            with notices.for_item(i):
+                notices.notice("about " + self.tokenizer.decode(item["input_ids"], skip_special_tokens=True))
+        return original(self, batch)
+
+    monkeypatch.setattr(TextClassification, "forward", forward_with_notices)
+    runner = Pool(budget=None).get("text-classification", batch_wait=0.5)
+    texts = [f"caller number {i} " + text(i) for i in range(8)]
+    barrier = threading.Barrier(len(texts))
+
+    def call(t):
+        barrier.wait()
+        with collected() as notes:
+            runner(t)
+        return notes
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        told = list(pool.map(call, texts))
+    assert max(sizes) > 1, f"the calls never shared a pass: {sizes}"  # else routing is not exercised
+    for t, notes in zip(texts, told):
+        assert notes == ["about the whole pass", "about " + t], notes
+
+
 @pytest.mark.parametrize(
     "task, inputs, params",
     [

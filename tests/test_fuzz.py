@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import modeldeck
-from modeldeck.errors import ModeldeckError, TaskFailed
+from modeldeck.errors import InvalidInput, InvalidModelId, ModelNotAvailable, ModeldeckError, TaskFailed
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
@@ -49,13 +49,21 @@ images = st.one_of(
 )
 
 
-def runs_or_refuses(task: str, inputs, **params) -> None:
+# What a refusal of a task's input calls it (a parameter's refusal names the parameter).
+INPUT_WORDS = ("text", "question", "context", "image", "picture", "conversation", "message", "turn", "prompt",
+               "mask", "input")
+
+
+def runs_or_refuses(task: str, inputs, refused=(InvalidInput,), names=(), **params) -> None:
+    """Runs, or is refused with a ``refused`` error that names what it refuses (a parameter passed, or the input)."""
     try:
         modeldeck.run(task, inputs, **params)
     except TaskFailed as e:  # a library error that slipped past the task's own checks
         pytest.fail(f"not caught by modeldeck's checks: {e}")
     except ModeldeckError as e:
-        assert str(e).strip()
+        assert isinstance(e, refused), f"{type(e).__name__}: {e}"
+        words = [*params, *(name.replace("_", " ") for name in params), *INPUT_WORDS, *names]
+        assert any(word in str(e).lower() for word in words), f"the refusal names nothing it refuses: {e}"
 
 
 TEXT_TASKS = {
@@ -112,12 +120,28 @@ numbers = st.one_of(
 def test_text_generation_takes_any_number(text, value, name):
     params = {"max_new_tokens": 2, name: value} if name != "max_new_tokens" else {name: value}
     runs_or_refuses("text-generation", text, **params)
+    if out_of_range("text-generation", name, value):  # the spec's own bounds: a value past them is never taken
+        with pytest.raises(InvalidInput, match=name):
+            modeldeck.run("text-generation", text, **params)
+
+
+def out_of_range(task: str, name: str, value) -> bool:
+    """Whether ``value`` is a number beyond ``name``'s bounds in ``task``'s spec (or beyond int64)."""
+    from modeldeck.pipelines import get_task
+
+    param = next(p for p in get_task(task).spec.params if p.name == name)
+    number = float(value)
+    return ((param.min is not None and number < param.min) or (param.max is not None and number > param.max)
+            or abs(number) >= 2**63)
 
 
 @FUZZ
 @given(value=numbers, name=st.sampled_from(["max_answer_len", "top_k", "max_seq_len", "doc_stride", "max_question_len"]))
 def test_question_answering_takes_any_number(value, name):
     runs_or_refuses("question-answering", {"question": "Who?", "context": "I am Bob."}, **{name: value})
+    if out_of_range("question-answering", name, value):
+        with pytest.raises(InvalidInput, match=name):
+            modeldeck.run("question-answering", {"question": "Who?", "context": "I am Bob."}, **{name: value})
 
 
 roles = st.sampled_from(["user", "assistant", "system", "robot", 5])
@@ -136,7 +160,8 @@ def test_chat_takes_any_conversation(conversation):
                                                                "gpt2@", "x\x00y", "~/nowhere", "org/name@rev/../..",
                                                                "gpt2-", "a.", "org/-a", "0\u00b9"])))
 def test_any_model_name_is_a_modeldeck_error_or_runs(model):
-    runs_or_refuses("fill-mask", "Paris is the [MASK].", model=model)
+    runs_or_refuses("fill-mask", "Paris is the [MASK].", refused=(InvalidInput, InvalidModelId, ModelNotAvailable),
+                    names=("revision", model.strip().rstrip("/").split("/")[-1][:20].lower()), model=model)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

@@ -52,7 +52,7 @@ from tests.cluster.localcluster import (
 
 JFK = ROOT / "tests" / "fixtures" / "data" / "jfk.flac"
 TEXTS = ["A man is eating food.", "The girl is carrying a baby.", "Stock markets fell sharply on Monday."]
-LOAD, CONCURRENCY, KILL_AFTER, REQUEST_TIMEOUT = 200, 8, 40, 60.0
+LOAD, CONCURRENCY, KILL_AFTER, REQUEST_TIMEOUT, RETRIES = 200, 8, 40, 60.0, 3
 GPT2 = "gpt2"  # tiny random fixtures (GPT-2, and the same with a chat template): fast and deterministic
 PROMPT, CHAT, NEW_TOKENS = "Once upon a time", [{"role": "user", "content": "Hello, how are you?"}], 40
 LONG = 1000  # tokens of a stream that is left or cut: ~2 s of generation, far longer than the checks take
@@ -203,31 +203,43 @@ def killed_mid_stream(url: str, pid: int | None = None) -> dict:
     return outcome
 
 
-def load_with_kill(url: str, victim_pid: int) -> list[dict]:
-    """LOAD embeddings requests, CONCURRENCY at a time; ``victim_pid`` killed after KILL_AFTER answers."""
+def load_with_kill(url: str, victim_pid: int) -> dict:
+    """LOAD embeddings requests, CONCURRENCY at a time; ``victim_pid`` killed after KILL_AFTER answers. A refusal
+    that says to retry (503/504 with Retry-After) is retried after the time it names, as a client should, at most
+    RETRIES times; every attempt is recorded with when it was sent and answered (seconds from the start)."""
     import httpx
 
-    done = []
+    done, began, killed = [], time.monotonic(), {}
 
-    def one(i: int) -> dict:
-        started = time.monotonic()
+    def attempt(i: int) -> dict:
+        sent = time.monotonic() - began
         try:
             r = httpx.post(f"{url}/v1/embeddings", json={"model": MINILM, "input": f"request number {i}"},
                            timeout=REQUEST_TIMEOUT)
             body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-            outcome = {"i": i, "status": r.status_code, "retry_after": r.headers.get("retry-after"),
+            outcome = {"status": r.status_code, "retry_after": r.headers.get("retry-after"),
                        "error": (body.get("error") or {}).get("message") if r.status_code != 200 else None,
                        "dims": len(body["data"][0]["embedding"]) if r.status_code == 200 else 0}
         except Exception as e:  # noqa: BLE001 - a hang or a dropped connection is what this looks for
-            outcome = {"i": i, "status": None, "error": f"{type(e).__name__}: {e}"}
-        outcome["seconds"] = round(time.monotonic() - started, 3)
+            outcome = {"status": None, "error": f"{type(e).__name__}: {e}"}
+        return {**outcome, "sent": round(sent, 3), "answered": round(time.monotonic() - began, 3)}
+
+    def one(i: int) -> dict:
+        attempts = [attempt(i)]
+        while attempts[-1]["status"] in (503, 504) and attempts[-1]["retry_after"] and len(attempts) <= RETRIES:
+            time.sleep(min(float(attempts[-1]["retry_after"]), 5))
+            attempts.append(attempt(i))
+        outcome = {"i": i, **attempts[-1], "attempts": attempts,
+                   "seconds": round(attempts[-1]["answered"] - attempts[0]["sent"], 3)}
         done.append(outcome)
         if len(done) == KILL_AFTER:
             os.kill(victim_pid, signal.SIGKILL)
+            killed["at"] = round(time.monotonic() - began, 3)
         return outcome
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        return list(pool.map(one, range(LOAD)))
+        requests = list(pool.map(one, range(LOAD)))
+    return {"requests": requests, "killed_at": killed["at"]}
 
 
 def minilm_row(body: dict) -> dict:

@@ -4,8 +4,8 @@ transformers loads gpt2 for text classification, or bert-base for text generatio
 task's head around the checkpoint's body and initialising what the checkpoint lacks at random: the
 model then answers confidently and wrongly. Two checks stop that:
 
-- before anything loads, ``check``: the ``architectures`` a checkpoint's ``config.json`` names
-  against the model classes the task runs (transformers' own auto mappings for the task);
+- before anything is downloaded or loaded, ``check_kind``: the ``model_type`` and the ``architectures``
+  a checkpoint's ``config.json`` names against those the task runs (transformers' own auto mappings);
 - while loading, ``check_loaded``: weights transformers reports as missing from the checkpoint
   (the ones it would initialise randomly).
 

@@ -12,80 +12,20 @@ fills, ``verdict`` what ``modeldeck estimate`` says, ``units`` sizes as people w
 Everything here is cheap: no torch import unless a GPU question is asked.
 """
 
-from .budget import DEFAULT_SHARE, device_kind, device_memory, free_memory, gpu_memory, memory_budget, release
-from .folders import PIPELINE_PARTS, is_pipeline, predict_pipeline_bytes, predicted_size, working_bytes
-from .headers import (
-    DTYPE_BYTES,
-    FLOATS,
-    Tensor,
-    Weights,
-    local_weights,
-    model_weights,
-    parse_header,
-    read_header,
-    read_tensors,
-    remote_weights,
-    weight_files,
-    weights_at,
+# The names callers use as ``memory.X``, from the module each lives in.
+from .budget import (  # noqa: F401
+    DEFAULT_SHARE, device_kind, device_memory, free_memory, gpu_memory, memory_budget, release,
 )
-from .predict import (
-    GPU_SLACK,
-    LOAD_DTYPES,
-    LOAD_OVERHEAD,
-    NOT_LINEAR,
-    RULE_FACTOR,
-    check_dtype,
-    load_dtype,
-    predict_bytes,
-    rule_bytes,
+from .folders import (  # noqa: F401
+    PIPELINE_PARTS, is_pipeline, predict_pipeline_bytes, predicted_size, working_bytes,
+)
+from .headers import (  # noqa: F401
+    DTYPE_BYTES, FLOATS, Tensor, Weights, local_weights, parse_header, read_header, read_tensors, remote_weights,
+    weight_files,
+)
+from .predict import (  # noqa: F401
+    GPU_SLACK, LOAD_DTYPES, LOAD_OVERHEAD, NOT_LINEAR, RULE_FACTOR, check_dtype, load_dtype, predict_bytes, rule_bytes,
     tensor_bytes,
 )
-from .units import GiB, KiB, MiB, format_bytes, format_count, parse_bytes
-from .verdict import RUNTIME_OVERHEAD, Estimate, estimate, judge
-
-__all__ = [
-    "DEFAULT_SHARE",
-    "DTYPE_BYTES",
-    "FLOATS",
-    "GPU_SLACK",
-    "LOAD_DTYPES",
-    "LOAD_OVERHEAD",
-    "NOT_LINEAR",
-    "PIPELINE_PARTS",
-    "RULE_FACTOR",
-    "RUNTIME_OVERHEAD",
-    "Estimate",
-    "GiB",
-    "KiB",
-    "MiB",
-    "Tensor",
-    "Weights",
-    "check_dtype",
-    "device_kind",
-    "device_memory",
-    "estimate",
-    "format_bytes",
-    "format_count",
-    "free_memory",
-    "gpu_memory",
-    "is_pipeline",
-    "judge",
-    "load_dtype",
-    "local_weights",
-    "memory_budget",
-    "model_weights",
-    "parse_bytes",
-    "parse_header",
-    "predict_bytes",
-    "predict_pipeline_bytes",
-    "predicted_size",
-    "read_header",
-    "read_tensors",
-    "release",
-    "remote_weights",
-    "rule_bytes",
-    "tensor_bytes",
-    "weight_files",
-    "weights_at",
-    "working_bytes",
-]
+from .units import GiB, KiB, MiB, format_bytes, format_count, parse_bytes  # noqa: F401
+from .verdict import RUNTIME_OVERHEAD, Estimate, estimate, judge, model_weights, weights_at  # noqa: F401

@@ -152,19 +152,3 @@ def _numel(shape) -> int:
     for dim in shape:
         n *= dim
     return n
-
-
-def model_weights(model) -> Weights:
-    """Weights of ``model`` without loading or downloading them, found where ``hub.resolve`` looks, in the
-    same order (``hub.locate``): headers are read remotely where resolve would download."""
-    from .. import hub
-
-    ref = model if isinstance(model, hub.ModelRef) else hub.ModelRef.parse(model)
-    return weights_at(ref, hub.locate(ref, unavailable=", so its headers cannot be read"))
-
-
-def weights_at(ref, found) -> Weights:
-    """Weights of ``ref`` where ``hub.locate`` found it (None: on the hub)."""
-    if found is None:
-        return remote_weights(ref)
-    return local_weights(found.path, ref.id, found.source, found.path.name if found.source == "cache" else None)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from ..errors import InvalidInput
 from .budget import free_memory, gpu_memory, memory_budget
 from .folders import is_pipeline, predicted_size
-from .headers import weights_at
+from .headers import Weights, local_weights, remote_weights
 from .predict import LOAD_DTYPES, check_dtype, load_dtype, predict_bytes, rule_bytes
 from .units import MiB, format_bytes
 
@@ -96,6 +96,22 @@ def estimate(model, dtype: str | None = None, device: str | None = None, check_f
         rule_bytes=rule_bytes(weights), available_bytes=available, budget_bytes=budget, fits=fits,
         verdict=verdict, by_dtype=by_dtype,
     )
+
+
+def model_weights(model) -> Weights:
+    """Weights of ``model`` without loading or downloading them, found where ``hub.resolve`` looks, in the
+    same order (``hub.locate``): headers are read remotely where resolve would download."""
+    from .. import hub
+
+    ref = model if isinstance(model, hub.ModelRef) else hub.ModelRef.parse(model)
+    return weights_at(ref, hub.locate(ref, unavailable=", so its headers cannot be read"))
+
+
+def weights_at(ref, found) -> Weights:
+    """Weights of ``ref`` where ``hub.locate`` found it (None: on the hub)."""
+    if found is None:
+        return remote_weights(ref)
+    return local_weights(found.path, ref.id, found.source, found.path.name if found.source == "cache" else None)
 
 
 def judge(

@@ -18,8 +18,7 @@ from pathlib import Path
 from . import settings
 from .errors import InvalidInput, ModelNotAvailable, RevisionNotFound
 from .heads import tasks_of_architecture
-from .hub import PACKAGED, packaged_path
-from .refs import ModelRef
+from .refs import PACKAGED, ModelRef, packaged_path
 
 DIFFUSERS = {
     "StableDiffusionPipeline": ("text-to-image", "image-to-image"),

@@ -167,7 +167,7 @@ def test_graphs_are_exported_for_fusion_timed_and_the_faster_kept(pool):
 def test_rows_run_sorted_by_length_in_groups_and_come_back_in_order(pool):
     import numpy as np
 
-    from modeldeck.backends.onnx import length_groups
+    from modeldeck.backends.onnx_graph import length_groups
 
     lengths = [3, 40, 5, 38, 4, 39, 6, 37, 2, 41]
     mask = np.array([[1] * n + [0] * (41 - n) for n in lengths])

@@ -12,7 +12,8 @@ import modeldeck
 from modeldeck.errors import WrongModelType
 from modeldeck.hub import resolve
 from modeldeck.pipelines import registry
-from modeldeck.pool import Pool, model_config
+from modeldeck.hub import model_config
+from modeldeck.pool import Pool
 
 CATS = "tests/fixtures/data/coco-000000039769-cats.png"
 LIBRARY_WORDS = ("<class", "transformers.", "Config'>", "AutoModel", "Unrecognized")

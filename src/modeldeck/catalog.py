@@ -17,50 +17,9 @@ from pathlib import Path
 
 from . import settings
 from .errors import InvalidInput, ModelNotAvailable, RevisionNotFound
-from .hub import PACKAGED, packaged_path
-from .refs import ModelRef
+from .heads import tasks_of_architecture
+from .refs import PACKAGED, ModelRef, packaged_path
 
-# Architecture class (from config.json) -> the tasks it serves. Checked exactly first, then by suffix.
-ARCHITECTURES = {
-    "BlipForQuestionAnswering": ("visual-question-answering",),
-    "BlipForConditionalGeneration": ("image-to-text",),
-    "Blip2ForConditionalGeneration": ("image-to-text",),
-    "BlipForImageTextRetrieval": ("image-text-matching",),
-    "VisionEncoderDecoderModel": ("image-to-text",),
-    "WhisperForConditionalGeneration": ("automatic-speech-recognition",),
-    "BartForConditionalGeneration": ("summarization",),
-    "PegasusForConditionalGeneration": ("summarization",),
-    "T5ForConditionalGeneration": ("summarization", "translation"),
-    "M2M100ForConditionalGeneration": ("translation",),
-    "MarianMTModel": ("translation",),
-    "MBartForConditionalGeneration": ("translation",),
-    "BlenderbotForConditionalGeneration": ("chat",),
-    "BlenderbotSmallForConditionalGeneration": ("chat",),
-    "VitsModel": ("text-to-speech",),
-    "ClapModel": ("zero-shot-audio-classification",),
-    "CLIPModel": ("zero-shot-image-classification",),
-    "SiglipModel": ("zero-shot-image-classification",),
-    "SamModel": ("mask-generation",),
-}
-SUFFIXES = {
-    "ForMaskedLM": ("fill-mask",),
-    "ForSequenceClassification": ("text-classification",),
-    "ForQuestionAnswering": ("question-answering",),
-    "ForCausalLM": ("text-generation",),
-    "LMHeadModel": ("text-generation",),
-    "ForSpeechSeq2Seq": ("automatic-speech-recognition",),
-    "ForCTC": ("automatic-speech-recognition",),
-    "ForObjectDetection": ("object-detection",),
-    "ForDepthEstimation": ("depth-estimation",),
-    "ForTokenClassification": ("token-classification",),
-    "ForImageClassification": ("image-classification",),
-    "ForImageClassificationWithTeacher": ("image-classification",),
-    "ForAudioClassification": ("audio-classification",),
-    "ForSemanticSegmentation": ("image-segmentation",),
-    "ForSegmentation": ("image-segmentation",),  # DETR panoptic
-    "ForUniversalSegmentation": ("image-segmentation",),
-    "ForInstanceSegmentation": ("image-segmentation",),
-}
 DIFFUSERS = {
     "StableDiffusionPipeline": ("text-to-image", "image-to-image"),
     "StableDiffusionInpaintPipeline": ("inpainting",),
@@ -77,13 +36,6 @@ def _json(path: Path) -> dict:
 
 def architectures(folder: Path) -> list[str]:
     return list(_json(folder / "config.json").get("architectures") or ())
-
-
-def tasks_of_architecture(arch: str) -> tuple[str, ...]:
-    """The tasks an architecture class (as config.json names it) is made for: by name, else by suffix."""
-    if arch in ARCHITECTURES:
-        return ARCHITECTURES[arch]
-    return tuple(t for suffix, tasks in SUFFIXES.items() if arch.endswith(suffix) for t in tasks)
 
 
 def has_chat_template(folder: Path | None) -> bool:

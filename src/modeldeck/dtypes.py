@@ -221,10 +221,24 @@ def torch_dtype(name: str):
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
+# torch dtype names -> modeldeck's
+TORCH_NAMES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float64": "fp64", "int8": "int8"}
+
+
 def name_of(dtype) -> str:
-    """"bf16" for torch.bfloat16, and so on ("fp32" for anything else)."""
-    text = str(dtype).replace("torch.", "")
-    return {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}.get(text, "fp32")
+    """"bf16" for torch.bfloat16, "fp16" for torch.float16, "fp32" for anything else."""
+    name = TORCH_NAMES.get(str(dtype).replace("torch.", ""))
+    return name if name in ("bf16", "fp16") else "fp32"
+
+
+def running(state) -> str | None:
+    """The dtype a loaded torch model runs in (its weights', or its pipeline's): fp32, fp16, bf16..."""
+    for name in ("model", "pipe"):
+        dtype = getattr(getattr(state, name, None), "dtype", None)
+        if dtype is not None:
+            text = str(dtype).removeprefix("torch.")
+            return TORCH_NAMES.get(text, text)
+    return None
 
 
 def used(dtype) -> None:

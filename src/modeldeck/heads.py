@@ -4,8 +4,8 @@ transformers loads gpt2 for text classification, or bert-base for text generatio
 task's head around the checkpoint's body and initialising what the checkpoint lacks at random: the
 model then answers confidently and wrongly. Two checks stop that:
 
-- before anything loads, ``check``: the ``architectures`` a checkpoint's ``config.json`` names
-  against the model classes the task runs (transformers' own auto mappings for the task);
+- before anything is downloaded or loaded, ``check_kind``: the ``model_type`` and the ``architectures``
+  a checkpoint's ``config.json`` names against those the task runs (transformers' own auto mappings);
 - while loading, ``check_loaded``: weights transformers reports as missing from the checkpoint
   (the ones it would initialise randomly).
 
@@ -77,6 +77,48 @@ NEEDS = {
     "audio-classification": "an audio classification head",
 }
 
+# Architecture class (from config.json) -> the tasks it serves. Checked exactly first, then by suffix.
+ARCHITECTURES = {
+    "BlipForQuestionAnswering": ("visual-question-answering",),
+    "BlipForConditionalGeneration": ("image-to-text",),
+    "Blip2ForConditionalGeneration": ("image-to-text",),
+    "BlipForImageTextRetrieval": ("image-text-matching",),
+    "VisionEncoderDecoderModel": ("image-to-text",),
+    "WhisperForConditionalGeneration": ("automatic-speech-recognition",),
+    "BartForConditionalGeneration": ("summarization",),
+    "PegasusForConditionalGeneration": ("summarization",),
+    "T5ForConditionalGeneration": ("summarization", "translation"),
+    "M2M100ForConditionalGeneration": ("translation",),
+    "MarianMTModel": ("translation",),
+    "MBartForConditionalGeneration": ("translation",),
+    "BlenderbotForConditionalGeneration": ("chat",),
+    "BlenderbotSmallForConditionalGeneration": ("chat",),
+    "VitsModel": ("text-to-speech",),
+    "ClapModel": ("zero-shot-audio-classification",),
+    "CLIPModel": ("zero-shot-image-classification",),
+    "SiglipModel": ("zero-shot-image-classification",),
+    "SamModel": ("mask-generation",),
+}
+SUFFIXES = {
+    "ForMaskedLM": ("fill-mask",),
+    "ForSequenceClassification": ("text-classification",),
+    "ForQuestionAnswering": ("question-answering",),
+    "ForCausalLM": ("text-generation",),
+    "LMHeadModel": ("text-generation",),
+    "ForSpeechSeq2Seq": ("automatic-speech-recognition",),
+    "ForCTC": ("automatic-speech-recognition",),
+    "ForObjectDetection": ("object-detection",),
+    "ForDepthEstimation": ("depth-estimation",),
+    "ForTokenClassification": ("token-classification",),
+    "ForImageClassification": ("image-classification",),
+    "ForImageClassificationWithTeacher": ("image-classification",),
+    "ForAudioClassification": ("audio-classification",),
+    "ForSemanticSegmentation": ("image-segmentation",),
+    "ForSegmentation": ("image-segmentation",),  # DETR panoptic
+    "ForUniversalSegmentation": ("image-segmentation",),
+    "ForInstanceSegmentation": ("image-segmentation",),
+}
+
 
 @cache
 def accepted(task: str) -> frozenset[str] | None:
@@ -97,10 +139,15 @@ def accepted(task: str) -> frozenset[str] | None:
     return frozenset(found)
 
 
+def tasks_of_architecture(arch: str) -> tuple[str, ...]:
+    """The tasks an architecture class (as config.json names it) is made for: by name, else by suffix."""
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]
+    return tuple(t for suffix, tasks in SUFFIXES.items() if arch.endswith(suffix) for t in tasks)
+
+
 def fitting_tasks(architectures: Iterable[str]) -> list[str]:
     """The tasks a checkpoint of these architectures runs, most specific first."""
-    from .catalog import tasks_of_architecture
-
     found: list[str] = []
     for arch in architectures:
         found += [t for t in tasks_of_architecture(arch) if t not in found]
@@ -129,6 +176,19 @@ def wrong_type(task: str, model: str, default: str, config: dict | None, why: st
     return WrongModelType(f"{made}: {task} needs {need}, {why}.", hint)
 
 
+def check_kind(spec, model: str, config: dict | None) -> None:
+    """Refuse, before any download or load, a model whose kind the task does not run: its ``model_type``
+    (``spec.model_types``), then the architectures its ``config`` names against the classes the task runs."""
+    kind = (config or {}).get("model_type")
+    if spec.model_types and kind is not None and kind not in spec.model_types:
+        raise WrongModelType(
+            f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
+            f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
+            f"or run this model with the task it was made for.",
+        )
+    check(spec, model, config)
+
+
 def check(spec, model: str, config: dict | None) -> None:
     """Refuse, before loading, a checkpoint whose architectures are none of those ``spec`` runs."""
     names = _architectures(config)
@@ -148,17 +208,23 @@ def check_loaded(model_id: str, path, missing: Iterable[str]) -> None:
     missing = sorted(missing)
     if not missing:
         return
-    import json
-    from pathlib import Path
-
-    try:
-        config = json.loads((Path(path) / "config.json").read_text())
-    except (OSError, ValueError):
-        config = None
+    config = folder_config(path)
     task, default = loading_task.get() or ("this task", "the task's default model")
     shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
     raise wrong_type(task, model_id, default, config, f"and the checkpoint lacks its weights ({shown} would be "
                      "randomly initialised)")
+
+
+def folder_config(folder) -> dict | None:
+    """The config.json of a model folder, or None when it has none (or not an object: integrity names that)."""
+    import json
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def unrecognised(spec, model: str, config: dict | None) -> WrongModelType:

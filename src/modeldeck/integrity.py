@@ -6,7 +6,7 @@ a ``*.index.json`` names, a Piper voice's ``.onnx`` + ``.onnx.json`` pair and a 
 ``model.bin``. ``check`` raises ``BrokenModel`` naming the broken files and the repair:
 ``modeldeck pull MODEL --force`` (re-fetches only those files), re-copying a folder of your own, or
 reinstalling the package a packaged model ships in. ``broken_files`` / ``repair`` are that pull's
-two steps. This module sits above hub and download (it asks them; they never ask it).
+two steps. This module sits above refs and download (it asks them; they never ask it).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import settings
 from .errors import BrokenModel
-from .refs import REPO_ALIASES, split_subpath
+from .refs import PACKAGED, REPO_ALIASES, packaged_path, split_subpath
 
 MiB = 1024**2
 QUICK_JSON = 1 * MiB  # quick checks ('modeldeck list') look only at the ends of bigger JSON files
@@ -199,8 +199,6 @@ def _check_companions(folder: Path, files: list[Path], add) -> None:
 
 def _source(model_id: str, folder: Path) -> tuple[str, str]:
     """("cache", hub id to pull) / ("package", pip name) / ("folder", path) for a model folder."""
-    from .hub import PACKAGED, packaged_path
-
     folder = Path(folder).resolve()
     cache = settings.hub_cache().resolve()
     if folder.is_relative_to(cache):
@@ -262,23 +260,15 @@ def check(folder: Path | str, model_id: str) -> None:
         raise broken_error(model_id, Path(folder), problems)
 
 
-def broken_verdict(model) -> str | None:
-    """For ``estimate``: None when the local copy it would read is whole (or there is none); else the verdict
+def broken_verdict(folder: Path, model_id: str) -> str | None:
+    """For ``estimate``: None when the local copy it reads (``folder``) is whole; else the verdict
     'broken: FILE; run REPAIR'. Raises BrokenModel when not even the weights' headers can be read."""
-    from . import hub
-
-    ref = model if isinstance(model, hub.ModelRef) else hub.ModelRef.parse(model)
-    folder = ref.path or hub.cached_snapshot(ref)
-    if folder is None and ref.revision is None and hub.is_offline():
-        folder = hub.packaged_path(ref.id)
-    if folder is None:
-        return None
-    problems = verify(folder, model_id=ref.id)
+    problems = verify(folder, model_id=model_id)
     if not problems:
         return None
     if any(not p.readable for p in problems if p.file.endswith(WEIGHTS)):
-        raise broken_error(ref.id, folder, problems)
-    return f"broken: {describe(problems, 2)}; run {repair_command(ref.id, folder)}"
+        raise broken_error(model_id, folder, problems)
+    return f"broken: {describe(problems, 2)}; run {repair_command(model_id, folder)}"
 
 
 # -- every model on this machine (doctor --verify) ------------------------------------------------
@@ -300,8 +290,6 @@ class Checked:
 
 def verify_all(deep: bool = True) -> list[Checked]:
     """Every cached snapshot (every revision) and every packaged model, verified."""
-    from .hub import PACKAGED, packaged_path
-
     found = []
     cache = settings.hub_cache()
     for repo in sorted(cache.glob("models--*")) if cache.is_dir() else ():

@@ -14,13 +14,23 @@ A model in use is leased and never evicted. Eviction takes a model from its
 handle under the pool's lock, and frees it after: calls in flight keep what
 they hold, and nothing is taken apart under a running pass. Calling an evicted
 runner loads it again, in place.
+
+A model id walks one way down: each step is one module the pool calls in turn
+(``Pool._load``), and none calls the pool or an earlier step (the loaders phrase a
+missing head found while loading with ``heads``' wording, and nothing more):
+
+1. options (``load_options``): ``load()``'s options, checked before anything else;
+2. kind (``heads.check_kind``): its config.json (``hub.model_config``: no weights fetched)
+   names a model type and architectures the task runs;
+3. resolve (``hub.resolve``): its folder on this machine, downloaded if need be;
+4. files (``integrity.check``): every file its loader reads is there and whole;
+5. predict (``dtypes.choose``, then ``memory.predicted_size``): its bytes in the dtype it loads in;
+6. reserve (``Pool._reserve``, here): room under the budget, evicting idle models;
+7. load (``backends.loading``): the task's loader, under the pickle / remote-code guards.
 """
 
 from __future__ import annotations
 
-import gc
-import json
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -29,106 +39,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import (
-    InvalidInput, ModelBusy, ModeldeckError, ModelTooLarge, TaskFailed, UnknownParameter, WrongModelType, did_you_mean,
+from .errors import ModelBusy, ModelTooLarge
+from .load_options import check_options, load_wait_from_env
+from .memory import (  # noqa: F401 - device_memory, memory_budget re-exported
+    device_kind, device_memory, format_bytes, memory_budget, parse_bytes, predicted_size, release,
 )
-from .memory import device_kind, device_memory, memory_budget, predicted_size  # noqa: F401 - re-exported
 from .runner import Runner
 from .task import Task
-
-# What modeldeck.load() takes besides task, model and device.
-LOAD_OPTIONS = {
-    "allow_pickle": "load pickle-only weights (tensors only)",
-    "trust_remote_code": "run Python code from the model's repo",
-    "batch_wait": "seconds the engine waits for requests to batch with (0: no batching)",
-    "runtime": "auto, torch, onnx or ctranslate2 (CPU fast paths; see modeldeck.runtimes)",
-    "quantize": "int8 on a fast runtime (or none)",
-    "dtype": "auto, fp32, bf16 (CPUs with native bf16, GPUs) or fp16 (GPUs); see modeldeck.dtypes",
-    "max_queue": "calls taken at once (waiting or running) before more are refused (MODELDECK_MAX_QUEUE)",
-}
-DEFAULT_LOAD_WAIT = 60.0
-
-
-def load_wait_from_env() -> float:
-    raw = os.environ.get("MODELDECK_LOAD_WAIT", "").strip()
-    try:
-        return float(raw) if raw else DEFAULT_LOAD_WAIT
-    except ValueError:
-        raise InvalidInput(f"MODELDECK_LOAD_WAIT={raw!r} is not a number of seconds.") from None
-
-
-def check_options(options: dict[str, Any]) -> None:
-    """Refuse options load() does not know, listing the ones it does."""
-    for name in options:
-        if name not in LOAD_OPTIONS:
-            raise UnknownParameter(
-                f"modeldeck.load() has no option {name!r}.",
-                did_you_mean(name, LOAD_OPTIONS)
-                or f"It takes: {', '.join(LOAD_OPTIONS)} (task parameters go to the runner's call, not to load).",
-            )
-    wait = options.get("batch_wait")
-    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 10):
-        raise InvalidInput(f"batch_wait must be a number of seconds from 0 to 10, not {wait!r}.")
-    queue = options.get("max_queue")
-    if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int) or not 1 <= queue <= 1_000_000):
-        raise InvalidInput(f"max_queue must be a whole number from 1 to 1000000, not {queue!r}.")
-    from .dtypes import check_options as check_dtype
-    from .runtimes import check_options as check_runtime
-
-    check_runtime(options)
-    check_dtype(options)
-
-
-def model_config(model: str) -> dict | None:
-    """The model's config.json without fetching its weights: from a folder, the cache, a package, or
-    (online) that one small file; None when it cannot be had cheaply."""
-    from pathlib import Path
-
-    from . import hub
-
-    ref = hub.ModelRef.parse(model)
-    folder = ref.path or hub.cached_snapshot(ref) or (hub.packaged_path(ref.id) if ref.revision is None else None)
-    path = Path(folder) / "config.json" if folder is not None else None
-    if path is None and not hub.is_offline():
-        try:
-            from huggingface_hub import hf_hub_download
-
-            path = Path(hf_hub_download(ref.id, "config.json", revision=ref.revision))
-        except Exception:  # noqa: BLE001 - no config to peek at: resolve() reports what is wrong
-            return None
-    try:
-        config = json.loads(path.read_text()) if path is not None and path.is_file() else None
-    except (OSError, ValueError):
-        return None
-    return config if isinstance(config, dict) else None  # a list is a broken config: integrity names it
-
-
-def load_failure(spec, model: str, error: Exception) -> ModeldeckError:
-    """A modeldeck error for a library error raised while loading ``model`` for a task."""
-    text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-    if "Unrecognized configuration class" in str(error) or "Unrecognized model" in str(error):
-        from .heads import unrecognised
-
-        return unrecognised(spec, model, model_config(model))  # in modeldeck's words, no library class names
-    return TaskFailed(
-        f"Loading {model} for {spec.name} failed: {type(error).__name__}: {text}",
-        "Check that the model is made for this task; run again with --debug for the traceback.",
-    )
-
-
-def check_model_type(spec, model: str) -> None:
-    """Refuse, before any download or load, a model whose architecture the task does not run."""
-    from .heads import check as check_head
-
-    config = model_config(model)
-    kind = (config or {}).get("model_type")
-    if spec.model_types and kind is not None and kind not in spec.model_types:
-        raise WrongModelType(
-            f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
-            f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
-            f"or run this model with the task it was made for.",
-        )
-    check_head(spec, model, config)  # the architectures config.json names against the classes the task runs
 
 
 @dataclass(eq=False)
@@ -170,8 +87,6 @@ class Pool:
         if self.budget == "env":
             return memory_budget(device)
         if isinstance(self.budget, str):
-            from .memory import parse_bytes
-
             return parse_bytes(self.budget)
         return self.budget
 
@@ -275,41 +190,28 @@ class Pool:
         return any(device_kind(w.device) == kind for w in self._waiting)
 
     def _load(self, entry: Entry) -> Task:
-        """Resolve, check and reserve room for the entry's model, then load it (not under the lock)."""
-        from . import dtypes, hub
-        from .backends import quiet_libraries
-        from .backends.transformers import allowing
-        from .integrity import check as check_integrity
+        """The walk (module docstring) for the entry's model, step by step; loading is not under the lock."""
+        from . import dtypes, heads, hub, integrity
+        from .backends.loading import load
 
         runner = entry.runner
-        spec, options = runner.spec, runner.options
+        spec, options, device = runner.spec, runner.options, runner.device
         if entry.path is None:
-            check_model_type(spec, entry.model)
+            heads.check_kind(spec, entry.model, hub.model_config(entry.model))  # before any download
             resolved = hub.resolve(entry.model) if entry.named else hub.resolve_default(entry.model, spec.offline_default)
             model_id, path = resolved.id, resolved.path
-        else:
+        else:  # evicted, loading again: resolved and checked before
             model_id, path = runner.model_id, entry.path
-        check_integrity(path, model_id)  # a truncated or missing file: named, with the repair, before loading
-        dtype = dtypes.choose(spec.name, runner.device, options)  # fp32, bf16 or fp16; refused here, with the reason
-        predicted = predicted_size(path, runner.device, model_id, dtype)
+        integrity.check(path, model_id)  # a truncated or missing file: named, with the repair, before loading
+        dtype = dtypes.choose(spec.name, device, options)  # fp32, bf16 or fp16; refused here, with the reason
+        predicted = predicted_size(path, device, model_id, dtype)
         victims: list[Entry] = []
         try:
             self._reserve(entry, predicted, model_id, victims)
         finally:
             self._free(victims)
         try:
-            quiet_libraries()
-            with allowing(model_id, allow_pickle=options.get("allow_pickle", False),
-                          trust_remote_code=options.get("trust_remote_code", False),
-                          task=(spec.name, spec.default_model)), \
-                    dtypes.loading(dtype, dtypes.requested(options)) as loaded:  # torch loaders read the dtype
-                try:
-                    state = runner.task(path, model_id, device=runner.device, **options)
-                except ModeldeckError:
-                    raise
-                except Exception as e:  # noqa: BLE001 - a library refused the model: say which, and why
-                    raise load_failure(spec, model_id, e) from e
-            dtypes.settle(state, loaded)  # state.precision: the dtype its torch model runs in
+            state = load(runner.task, path, model_id, device, options, dtype)
         except BaseException:
             with self._cond:
                 entry.reserved, entry.predicted = False, 0
@@ -321,8 +223,6 @@ class Pool:
     def _reserve(self, entry: Entry, predicted: int, model: str, victims: list[Entry]) -> None:
         """Count ``predicted`` bytes for the entry against its device's budget, in arrival order: evict idle
         models (into ``victims``, freed by the caller) or wait for models in use to finish."""
-        from .memory import format_bytes
-
         device = entry.device
         budget = self.budget_for(device)
         if budget is not None and predicted > budget:
@@ -386,7 +286,7 @@ class Pool:
             victim.state.close()
             device = victim.device
             victim.state = None
-            free_memory(device)
+            release(device)
         victims.clear()
 
     # -- what is loaded ----------------------------------------------------------------------------
@@ -399,6 +299,8 @@ class Pool:
         """What is loaded: task, model, device, predicted bytes, calls in use and engine figures, LRU first."""
         with self._cond:
             entries = [e for e in self._entries.values() if e.state is not None]
+        from . import dtypes
+
         rows = []
         for e in entries:
             stats = e.runner.stats()
@@ -406,7 +308,7 @@ class Pool:
             rows.append({
                 "task": e.key[0], "model": e.runner.model_id, "device": e.device, "predicted_bytes": e.predicted,
                 "in_use": e.leases, "runtime": e.runner.runtime,
-                "precision": e.runner.precision or (dtype_of(state) if state is not None else None), **stats,
+                "precision": e.runner.precision or (dtypes.running(state) if state is not None else None), **stats,
             })
         return rows
 
@@ -428,34 +330,6 @@ class Pool:
             victims = [self._unhook(e) for e in self._entries.values() if e.idle]
             self._cond.notify_all()
         self._free(victims)
-
-
-DTYPE_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64", "int8": "int8"}
-
-
-def dtype_of(state: Task) -> str | None:
-    """The dtype a torch model runs in (its weights', or its pipeline's), as fp32 / fp16 / bf16."""
-    for name in ("model", "pipe"):
-        dtype = getattr(getattr(state, name, None), "dtype", None)
-        if dtype is not None:
-            text = str(dtype).removeprefix("torch.")
-            return DTYPE_NAMES.get(text, text)
-    return None
-
-
-def free_memory(device: str) -> None:
-    """Return freed memory to the system: collect garbage, trim the C heap, empty the CUDA cache."""
-    gc.collect()
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed arenas otherwise; RSS would not drop
-    except (OSError, AttributeError):
-        pass
 
 
 default_pool = Pool()

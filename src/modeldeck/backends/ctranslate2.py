@@ -231,20 +231,17 @@ def _pad(sequences: list[list[int]], pad: int):
 def load_fast(task, kind: str, tokenizer):
     """The task's CTranslate2 model when the runtime choice says so (converted now if needed), else None
     (the task loads its torch model). Sets ``task.runtime`` and ``task.precision``."""
-    choice = runtimes.choose(task.spec.name, task.model_id, task.model_path, task.device, task.options)
-    task.runtime, task.precision = "torch", "fp32"
-    if choice.runtime != "ctranslate2":
+    store = runtimes.chosen_store(task, "ctranslate2")
+    if store is None:
         return None
-    folder = runtimes.store_path(task.model_id, task.model_path, "ctranslate2", choice.precision)
+    folder, precision = store
     try:
-        runtimes.build(folder, lambda temp: convert(task.model_path, temp, choice.precision))
-        fast = FastGenerator(folder, choice.precision, kind, tokenizer, generation_config(task.model_path))
+        runtimes.build(folder, lambda temp: convert(task.model_path, temp, precision))
+        fast = FastGenerator(folder, precision, kind, tokenizer, generation_config(task.model_path))
     except Exception as e:  # noqa: BLE001 - the torch model still works: say why, and use it
-        from .onnx import fallback_notice
-
-        fallback_notice(task.model_id, "ctranslate2", e)
+        runtimes.fallback_notice(task.model_id, "ctranslate2", e)
         return None
-    task.runtime, task.precision = "ctranslate2", choice.precision
+    task.runtime, task.precision = "ctranslate2", precision
     return fast
 
 

@@ -76,8 +76,8 @@ def test_cache_wins_over_package(fixture_hub):
 
 
 def test_unreachable_hub_is_noticed_fast_without_any_flag(monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.delenv("MODELDECK_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("MODELDECK_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
     online.hub_reachable.cache_clear()
     try:

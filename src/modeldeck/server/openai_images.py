@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from ..errors import about
 from ..pipelines import get_task, registry
 from .calls import in_thread
 from .errors import ClientError
@@ -85,7 +86,8 @@ def image_settings(state, task: str, model: str | None, steps, guidance_scale, n
     for name, value in (("steps", steps), ("guidance_scale", guidance_scale), ("negative_prompt", negative_prompt),
                         ("seed", seed)):
         if value is not None and value != "":
-            params[name] = spec.param(name).coerce(value)  # NaN and out-of-range: modeldeck's 400
+            with about(name):  # NaN and out-of-range: modeldeck's 400, naming the field
+                params[name] = spec.param(name).coerce(value)
     return params
 
 
@@ -131,7 +133,8 @@ async def image_edits(
         inputs["mask"], task = await mask.read(), "inpainting"
     params = {"num_images": n, **_size(size)}
     if strength is not None:
-        params["strength"] = get_task(task).spec.param("strength").coerce(strength)  # NaN, out of range: a 400
+        with about("strength"):  # NaN, out of range: a 400 naming it
+            params["strength"] = get_task(task).spec.param("strength").coerce(strength)
     state = request.app.state.modeldeck
     chosen = None if model in OPENAI_ALIASES else model
     params.update(await anyio.to_thread.run_sync(lambda: image_settings(

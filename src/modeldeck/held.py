@@ -20,6 +20,11 @@ def models(pool=None) -> list[dict[str, Any]]:
     return [{name: row.get(name) for name in PS_FIELDS} for row in pool.stats()]
 
 
+def loaded(pool=None) -> list[dict[str, Any]]:
+    """All the figures of each loaded model, least recently used first (``models`` keeps those ps shows): /ready."""
+    return (pool or _default_pool()).stats()
+
+
 def stop(model: str, task: str | None = None, pool=None) -> list[dict[str, str]]:
     """Unload ``model`` (every task it is loaded for, or only ``task``); calls in flight finish on what they hold,
     the next call loads it again. ``model`` may be a model id as asked or as resolved, or an OpenAI name

@@ -268,6 +268,29 @@ class Stream:
         self.close()
 
 
+# -- asked of a task before its model loads ---------------------------------------------------------
+
+
+def check_before_loading(task: str, items: list, params: dict[str, Any]) -> None:
+    """Refuse, before any model loads, what calls of ``task`` on ``items`` would refuse: bad input (the task's
+    own checks; media are decoded in place) and more work, over the items together, than the budget allows."""
+    from .pipelines import get_task
+
+    task_cls = get_task(task)
+    calls = [task_cls.spec.bind(item, params) for item in items]
+    for bound, chosen in calls:
+        task_cls.check(bound, chosen)
+    workload.check(task_cls, calls)
+
+
+def task_streams(task: str) -> bool:
+    """Whether ``task``'s runners give their text piece by piece (``Runner.stream``), known before loading."""
+    from .pipelines import registry
+
+    task_cls = registry().get(task)
+    return task_cls is not None and task_cls.streams()
+
+
 # -- driving the steps of calls ----------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ payload) and ``POST /models/{model}/pipeline/{task}``, one per task, generated f
 from __future__ import annotations
 
 import copy
-import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
@@ -14,12 +14,13 @@ from starlette.responses import Response, StreamingResponse
 from ..errors import UnknownParameter
 from ..pipelines import get_task, registry
 from ..schema import input_schema, output_schema, params_schema
-from .calls import in_thread, stream_in_thread
+from .calls import in_thread
 from .errors import COMMON, ClientError, error_responses
 from .hf_payload import Call, NoFit, parse_body, pick, to_call
 from .media import decode_inputs
 from .respond import IMAGE_TASKS, hf_result
-from .text import StopScan, cut_at_stop
+from .streaming import Events, Opened, event_stream, failure_message, open_stream, warnings
+from .text import cut_at_stop
 
 STREAMING = ("text-generation", "summarization", "translation", "image-to-text", "chat")
 BINARY_IN = {"image": "image/*", "audio": "audio/*"}
@@ -92,41 +93,41 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
     """Text generation as server-sent events in TGI's shape (one token event per piece)."""
     state = request.app.state.modeldeck
     spec = get_task(call.task).spec
-    decode_inputs_async = lambda: decode_inputs(
-        spec, call.inputs, call.params, state.config.allow_urls, state.config.max_body_bytes)
-    await in_thread(decode_inputs_async)
-    runner = (await in_thread(lambda: state.models.runner(call.task, model))).result
-    # bad input, a bad parameter or a full queue: a 4xx/503 now, not an error event after the 200
-    made = await in_thread(lambda: runner.stream(call.inputs, **call.params))
-    stream = made.result
 
-    async def events():
-        scan, notes = StopScan(call.stop), list(made.notes)
-        text, index, held = "", 0, None  # the last piece is held back: it carries generated_text (as TGI)
-        try:
-            async for piece in scan.run(stream_in_thread(lambda: stream, notes)):
-                if held is not None:
-                    yield _token(index, held, None)
-                text, index, held = text + piece, index + 1, piece
-        except Exception as error:  # noqa: BLE001 - the status line is sent: report it in the stream
-            from .errors import as_client_error
+    def get_runner():
+        decode_inputs(spec, call.inputs, call.params, state.config.allow_urls, state.config.max_body_bytes)
+        return state.models.runner(call.task, model)
 
-            known = as_client_error(error)
-            yield _sse({"error": known.message if known else "The server failed.", "error_type": "generation"})
-            return
+    return event_stream(await open_stream(get_runner, call.inputs, call.params, call.stop), Tokens(call))
+
+
+class Tokens(Events):
+    """TGI's stream: one token event per piece, the last held back to carry the whole text (and details)."""
+
+    def __init__(self, call: Call):
+        self.call, self.index, self.held = call, 0, None
+
+    def piece(self, text: str):
+        events = [] if self.held is None else [token(self.index, self.held, None)]
+        self.index, self.held = self.index + 1, text
+        return events
+
+    def failed(self, error: Exception):
+        return [{"error": failure_message(error)[0], "error_type": "generation"}]
+
+    async def last(self, opened: Opened) -> AsyncIterator[dict]:
         details = None
-        if call.params.get("details"):  # TGI's stream details, in the last event
-            whole = (stream.result or [{}])[0].get("details") or {}
-            details = {"finish_reason": "stop_sequence" if scan.stopped else whole.get("finish_reason", "length"),
-                       "generated_tokens": whole.get("generated_tokens", index), "seed": whole.get("seed"),
-                       "input_length": await anyio.to_thread.run_sync(runner.count_tokens, call.inputs["text"], True)}
-        yield _token(index, held or "", text, notes, details)
+        if self.call.params.get("details"):  # TGI's stream details, in the last event
+            whole = (opened.stream.result or [{}])[0].get("details") or {}
+            details = {"finish_reason": "stop_sequence" if opened.stopped else whole.get("finish_reason", "length"),
+                       "generated_tokens": whole.get("generated_tokens", self.index), "seed": whole.get("seed"),
+                       "input_length": await anyio.to_thread.run_sync(
+                           opened.runner.count_tokens, self.call.inputs["text"], True)}
+        yield token(self.index, self.held or "", opened.text, opened.notes, details)
 
-    return StreamingResponse(events(), media_type="text/event-stream")
 
-
-def _token(index: int, text: str, generated: str | None, notes: list[str] | None = None,
-           details: dict | None = None) -> str:
+def token(index: int, text: str, generated: str | None, notes: list[str] | None = None,
+          details: dict | None = None) -> dict:
     """One TGI stream event: a piece of text as a token (its last token's id; the log-probability of its tokens
     together, where known)."""
     ids, logprobs = getattr(text, "ids", ()), getattr(text, "logprobs", ())
@@ -134,13 +135,7 @@ def _token(index: int, text: str, generated: str | None, notes: list[str] | None
     event = {"index": index, "token": {"id": ids[-1] if ids else 0, "text": str(text), "logprob": logprob,
                                        "special": False},
              "generated_text": generated, "details": details}
-    if notes:  # what was cut or shortened: a stream has no headers left to carry it
-        event["warnings"] = list(dict.fromkeys(notes))
-    return _sse(event)
-
-
-def _sse(data: dict) -> str:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return {**event, **warnings(notes or [])}  # what was cut or shortened: a stream has no headers left for it
 
 
 def _payload_hint(spec) -> str:

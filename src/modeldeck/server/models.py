@@ -129,9 +129,9 @@ class Models:
 
     def loaded(self) -> list[dict]:
         """The loaded models, for /ready (here: the local pool's runners)."""
-        from ..pool import default_pool
+        from .. import held
 
-        return default_pool.stats()
+        return held.loaded()
 
     def held(self) -> list[dict]:
         """The loaded models for ``modeldeck ps`` (GET /api/ps): memory, runtime, dtype, queue, calls served."""

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..pipelines import get_task
 from .calls import in_thread
 from .errors import COMMON, ClientError, error_responses
+from .openai_common import refuse_extras
 from .openai_models import Open
-from .openai_routes import refuse_extras
 from .respond import notes_header
 
 TASK = "text-ranking"

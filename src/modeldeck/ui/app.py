@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,26 +64,11 @@ def cached_models() -> dict[str, list[str]]:
         return {}
 
 
-def check_inputs(spec: TaskSpec, bound: dict, chosen: dict) -> None:
-    """The task's own checks (the CLI's): missing, empty, unreadable or oversized input fails here,
-    before a model loads. On copies: the handler keeps the paths, the runner decodes again."""
-    from ..pipelines import get_task
-
-    bound, chosen = spec.bind(dict(bound), dict(chosen))
-    check = getattr(get_task(spec.name), "check", None)
-    if check is not None:
-        check(bound, chosen)
-    from ..workload import check as check_work
-
-    check_work(get_task(spec.name), [(bound, chosen)])  # the request's work within budget, as everywhere
-
-
 def streams(spec: TaskSpec) -> bool:
     """Whether the task's text comes piece by piece (its runner streams)."""
-    from ..pipelines import registry
+    from ..runner import task_streams
 
-    task = registry().get(spec.name)
-    return spec.output in ("text", "message") and task is not None and task.streams()
+    return spec.output in ("text", "message") and task_streams(spec.name)
 
 
 def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView,
@@ -92,6 +77,8 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
 
     For tasks whose runner streams, a generator that shows the text as it is made.
     """
+
+    from ..runner import check_before_loading
 
     def prepare(values: dict) -> tuple[dict, dict, str | None]:
         bound = {}
@@ -105,18 +92,18 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             if value is not None:
                 chosen[param.name] = value
         model = chosen_model(values.get(model_box), spec, allow_folders)  # hub ids; folders only if allowed
-        check_inputs(spec, bound, chosen)  # missing or wrong input fails before a model loads
+        # missing, empty, unreadable or oversized input, or too much work, fails before a model loads (the CLI's
+        # checks); on copies: the handler keeps the paths, the runner decodes again
+        check_before_loading(spec.name, [dict(bound)], dict(chosen))
         return bound, chosen, model
-
-    def failed(error: Exception, values: dict) -> gr.Error:
-        log_failure(error)  # for the server's log; the page gets one line
-        return user_error(error, values)
 
     def shown(result: Any, bound: dict) -> Any:
         widgets = view.fill(result, bound)
         return widgets[0] if len(widgets) == 1 else widgets  # gradio unpacks only several outputs
 
-    def handler(values: dict, progress=gr.Progress(track_tqdm=True)):
+    def answers(values: dict, progress, streaming: bool) -> Iterator[Any]:
+        """The one path of a Run: widgets -> modeldeck.load(...)(...) -> widgets; with ``streaming`` (and a
+        runner that streams), the text shown as it is made. Every failure becomes one line in the page."""
         try:
             import modeldeck
 
@@ -125,46 +112,34 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             found: list[str] = []
             with collect_notices(found):
                 runner = modeldeck.load(spec.name, model)
+            if streaming and runner.streams:
+                result, pieces = "", runner.stream(bound, **chosen)
+                while True:
+                    with collect_notices(found):  # notices are told inside each step of the stream
+                        piece = next(pieces, None)
+                    if piece is None:
+                        break
+                    result += piece
+                    yield shown(result, bound)
+            else:  # the whole result in one go
                 progress(0.5, desc=f"Running {spec.name}")
-                result = runner(bound, on_progress=ui.step_progress(progress), **chosen)
+                with collect_notices(found):
+                    result = runner(bound, on_progress=ui.step_progress(progress), **chosen)
             show_notices(found)
             progress(0.95, desc="Showing the result")
-            return shown(result, bound)
+            yield shown(result, bound)
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001 - every failure becomes a message in the page
-            raise failed(error, values) from None
+            log_failure(error)  # for the server's log; the page gets one line
+            raise user_error(error, values) from None
+
+    def handler(values: dict, progress=gr.Progress(track_tqdm=True)):
+        *_, last = answers(values, progress, streaming=False)
+        return last
 
     def stream_handler(values: dict, progress=gr.Progress()):
-        try:
-            import modeldeck
-
-            bound, chosen, model = prepare(values)
-            progress(0.05, desc=f"Loading {model or spec.default_model}")
-            found: list[str] = []
-            with collect_notices(found):
-                runner = modeldeck.load(spec.name, model)
-            stream = runner.stream if runner.streams else None
-            if stream is None:  # this runner makes its text in one go
-                with collect_notices(found):
-                    result = runner(bound, **chosen)
-                show_notices(found)
-                yield shown(result, bound)
-                return
-            pieces, text = stream(bound, **chosen), ""
-            while True:
-                with collect_notices(found):  # notices are told inside each step of the stream
-                    piece = next(pieces, None)
-                if piece is None:
-                    break
-                text += piece
-                yield shown(text, bound)
-            show_notices(found)
-            yield shown(text, bound)
-        except gr.Error:
-            raise
-        except Exception as error:  # noqa: BLE001 - as above
-            raise failed(error, values) from None
+        yield from answers(values, progress, streaming=True)
 
     chosen = stream_handler if streams(spec) else handler
     chosen.__name__ = f"run_{spec.name.replace('-', '_')}"

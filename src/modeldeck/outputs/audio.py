@@ -15,7 +15,7 @@ HTTP_TYPES = ("audio/wav", "audio/flac", "audio/mpeg")
 
 
 def samples_of(result: Any) -> tuple[int, Any]:
-    """(rate, samples) of an audio result ({"audio"/"array", "sampling_rate"/"sample_rate"} or (rate, samples))."""
+    """(rate, samples) of an audio result: {"audio"/"array", "sampling_rate"/"sample_rate"}, or the pair."""
     if isinstance(result, (list, tuple)) and len(result) == 2 and isinstance(result[0], int):
         return result[0], result[1]
     rate = result.get("sampling_rate") or result.get("sample_rate")

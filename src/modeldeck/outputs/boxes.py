@@ -9,7 +9,8 @@ from .shapes import SCORE, STRING, array, obj
 from .view import OutputView, annotated_view, frame
 
 CORNERS = ("xmin", "ymin", "xmax", "ymax")
-SCHEMA = array(obj({"label": STRING, "score": SCORE, "box": obj({k: {"type": "integer", "minimum": 0} for k in CORNERS})}))
+PIXEL = {"type": "integer", "minimum": 0}
+SCHEMA = array(obj({"label": STRING, "score": SCORE, "box": obj({k: PIXEL for k in CORNERS})}))
 COLUMNS = ["label", "score", *CORNERS]
 
 

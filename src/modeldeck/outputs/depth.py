@@ -1,4 +1,4 @@
-"""depth: {"depth": 8-bit picture, "min", "max"} with the float map as ``predicted_depth`` (depth estimation)."""
+"""depth: {"depth": 8-bit picture, "min", "max"}, the float map as ``predicted_depth`` (depth estimation)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from .common import html_bar, img_tag, number, picture_context, table
 from .shapes import NUMBER, PNG, STRING, array, obj
 from .view import OutputView, annotated_view, frame, to_pil
 
-SCHEMA = array(obj({"mask": PNG, "score": NUMBER}, {"prompt": {"type": "integer", "minimum": 0}, "label": STRING}))
+SCHEMA = array(obj({"mask": PNG, "score": NUMBER},
+                   {"prompt": {"type": "integer", "minimum": 0}, "label": STRING}))
 MAX_DRAWN = 25
 context = picture_context
 
@@ -29,7 +30,8 @@ def picture(result: Any, context: dict):
 
     from ..media.draw import overlay_masks
 
-    masks = [np.asarray(r.get("mask") if isinstance(r, dict) else r).astype(bool) for r in items_of(result)[:MAX_DRAWN]]
+    items = items_of(result)[:MAX_DRAWN]
+    masks = [np.asarray(r.get("mask") if isinstance(r, dict) else r).astype(bool) for r in items]
     if not masks:
         return None
     base = context.get("picture")

@@ -25,12 +25,12 @@ from .inputs import (  # noqa: F401 - the app and the tests take the input widge
     NumberInput,
     RadioInput,
     TextInput,
-    _short,
     checked_payloads,
     elem_id,
     input_value,
     input_widget,
     label_for,
+    short_repr,
     upload_names,
 )
 
@@ -115,22 +115,22 @@ def param_value(param: Param, raw: Any) -> Any:
                 return True
             if key in (OFF, "false", "no", "0"):
                 return False
-            raise InvalidInput(f"{label_for(param.name)} must be one of {', '.join(TRI_STATE)}, not {_short(raw)}.")
+            raise InvalidInput(f"{label_for(param.name)} must be one of {', '.join(TRI_STATE)}, not {short_repr(raw)}.")
         if not isinstance(raw, bool):  # a checkbox sends true or false; anything else is not a choice
-            raise InvalidInput(f"{label_for(param.name)} must be true or false, not {_short(raw)}.")
+            raise InvalidInput(f"{label_for(param.name)} must be true or false, not {short_repr(raw)}.")
         return raw
     if param.choices and not param.many and raw == UNSET and UNSET not in param.choices:
         return None  # the added "default" choice: the task's own
     if param.many:
         if not isinstance(raw, (list, tuple, str)):
-            raise InvalidInput(f"{label_for(param.name)} must be a comma-separated list, not {_short(raw)}.")
+            raise InvalidInput(f"{label_for(param.name)} must be a comma-separated list, not {short_repr(raw)}.")
         parts = [str(v).strip() for v in raw] if isinstance(raw, (list, tuple)) else split_many(raw)
         parts = [p for p in parts if p]
         return [_coerce(param, p) for p in parts] or None
     if isinstance(raw, str) and not raw.strip():
         return None
     if isinstance(raw, (list, tuple, dict)):
-        raise InvalidInput(f"{label_for(param.name)} must be one value, not {_short(raw)}.")
+        raise InvalidInput(f"{label_for(param.name)} must be one value, not {short_repr(raw)}.")
     return _coerce(param, raw)
 
 
@@ -148,10 +148,10 @@ def _coerce(param: Param, value: Any) -> Any:
             return float(value)
     except (TypeError, ValueError, OverflowError):
         name = "a whole number" if kind is int else "a number"
-        raise InvalidInput(f"{label_for(param.name)} must be {name}, not {_short(value)}.") from None
+        raise InvalidInput(f"{label_for(param.name)} must be {name}, not {short_repr(value)}.") from None
     if kind is str:
         if not isinstance(value, str):
-            raise InvalidInput(f"{label_for(param.name)} must be text, not {_short(value)}.")
+            raise InvalidInput(f"{label_for(param.name)} must be text, not {short_repr(value)}.")
         return value.strip()
     return value
 

@@ -208,15 +208,15 @@ def input_value(item: Input, raw: Any) -> Any:
     if item.many:
         if isinstance(raw, (list, tuple)):
             if not all(isinstance(line, str) for line in raw):
-                raise InvalidInput(f"{label_for(item.name)} must be texts, one per line, not {_short(raw)}.")
+                raise InvalidInput(f"{label_for(item.name)} must be texts, one per line, not {short_repr(raw)}.")
             lines = [line for line in raw if line.strip()]
         elif isinstance(raw, str):
             lines = [line.strip() for line in raw.splitlines() if line.strip()]
         else:
-            raise InvalidInput(f"{label_for(item.name)} must be text (one per line), not {_short(raw)}.")
+            raise InvalidInput(f"{label_for(item.name)} must be text (one per line), not {short_repr(raw)}.")
         return None if item.optional and not lines else lines
     if not isinstance(raw, str):
-        raise InvalidInput(f"{label_for(item.name)} must be text, not {_short(raw)}.")
+        raise InvalidInput(f"{label_for(item.name)} must be text, not {short_repr(raw)}.")
     text = raw
     if not text.strip():
         # an empty optional input is one not given; a required one goes on to the task's clear error
@@ -225,7 +225,8 @@ def input_value(item: Input, raw: Any) -> Any:
     return text if turns is None else turns
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """A value as messages quote it, cut at 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:60] + "..."
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from modeldeck.render import number, plural
+from modeldeck.outputs.common import number, plural
 
 
 def test_numbers_never_show_a_negative_zero():

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 import modeldeck
-from modeldeck import display
+from modeldeck.outputs import notebook as display
 from modeldeck.jsonable import to_jsonable
 
 CATS = Path(__file__).parent / "fixtures" / "data" / "coco-000000039769-cats.png"

@@ -10,8 +10,9 @@ import numpy as np
 from PIL import Image
 
 import modeldeck
-from modeldeck import display
-from modeldeck.render import render
+from modeldeck.outputs import notebook as display
+from modeldeck.outputs import output_view
+from modeldeck.outputs import to_text as render
 
 CATS = str(Path(__file__).parent / "fixtures" / "data" / "coco-000000039769-cats.png")
 TEXT = "My name is Wolfgang & I live in <Berlin>."
@@ -32,10 +33,9 @@ def test_entities_in_the_terminal_the_notebook_and_the_ui():
     import html as markup
 
     assert [markup.unescape(c) for c in cells(html)][1::5] == [r["word"] for r in result]
-    from modeldeck.ui.components import OUTPUTS
     from modeldeck.pipelines import get_task
 
-    marked, table = OUTPUTS["entities"](get_task("ner").spec).fill(result, inputs)
+    marked, table = output_view(get_task("ner").spec).fill(result, inputs)
     assert marked["text"] == TEXT and [(s["start"], s["end"]) for s in marked["entities"]] == [
         (r["start"], r["end"]) for r in result]
     assert list(table["word"]) == [r["word"] for r in result]
@@ -49,10 +49,9 @@ def test_a_ranking_in_the_terminal_the_notebook_and_the_ui():
     assert [line.split("  ", 2)[2] for line in lines] == [r["text"] for r in result]
     found = cells(display.wrap("ranking", result, inputs)._repr_html_())
     assert found[:4] == ["1", str(result[0]["index"]), result[0]["text"], f"{result[0]['score']:.4f}"]
-    from modeldeck.ui.components import OUTPUTS
     from modeldeck.pipelines import get_task
 
-    (table,) = OUTPUTS["ranking"](get_task("rerank").spec).fill(result, inputs)
+    (table,) = output_view(get_task("rerank").spec).fill(result, inputs)
     assert list(table["text"]) == [r["text"] for r in result] and list(table.columns) == ["index", "text", "score"]
 
 
@@ -64,10 +63,9 @@ def test_labelled_masks_name_their_labels_in_the_notebook_and_the_ui():
 
     assert Image.open(io.BytesIO(shown._repr_png_())).size == picture.size
     assert cells(shown._repr_html_())[0::3] == [r["label"] for r in result]
-    from modeldeck.ui.components import OUTPUTS
     from modeldeck.pipelines import get_task
 
-    update, table = OUTPUTS["masks"](get_task("image-segmentation").spec).fill(result, {"image": picture})
+    update, table = output_view(get_task("image-segmentation").spec).fill(result, {"image": picture})
     value = update.get("value", update) if isinstance(update, dict) else update  # (a gr.update today)
     names = [name for _, name in value[1]]
     assert all(name.startswith(r["label"]) for name, r in zip(names, result))

@@ -21,7 +21,7 @@ __all__ = ["ModeldeckError", "estimate", "load", "pull", "run", "tasks"]
 
 def tasks() -> list[TaskSpec]:
     """Every task modeldeck runs, with its default model, inputs and parameters (a table in notebooks)."""
-    from .display import tasks_table
+    from .outputs.notebook import tasks_table
     from .pipelines import specs
 
     return tasks_table(specs())

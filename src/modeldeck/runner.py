@@ -40,7 +40,7 @@ def max_queue_from_env() -> int:
 
 def wrap(kind: str, result: Any, inputs: dict[str, Any]) -> Any:
     """The result, showing itself in notebooks (pictures drawn on the call's input image, ...)."""
-    from .display import wrap as display_wrap
+    from .outputs.notebook import wrap as display_wrap
 
     return display_wrap(kind, result, inputs)
 

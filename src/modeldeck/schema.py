@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .outputs import json_schema
+from .outputs.shapes import GENERATED, INTEGER, NUMBER, SCORE, STRING, array, obj
 from .spec import Input, Param, TaskSpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -138,81 +140,22 @@ def params_schema(spec: TaskSpec) -> dict[str, Any]:
 
 # -- outputs --------------------------------------------------------------------------------------
 
-
-def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A JSON object with these keys (and no others)."""
-    return {
-        "type": "object",
-        "properties": {**required, **(optional or {})},
-        "required": list(required),
-        "additionalProperties": False,
-    }
-
-
-def _list(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "array", "items": item}
-
-
-NUMBER, INTEGER, STRING = {"type": "number"}, {"type": "integer"}, {"type": "string"}
-PNG = {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/png"}
-SCORE = {"type": "number", "minimum": 0, "maximum": 1}
-CANDIDATE = _obj({"sequence": STRING, "score": SCORE, "token": INTEGER, "token_str": STRING})
-ANSWER = _obj({"answer": STRING, "score": NUMBER}, {"start": INTEGER, "end": INTEGER})
-GENERATED = _list(_obj({"generated_text": STRING}))
-OFFSET = {"type": "integer", "minimum": 0}
-# a grouped entity ("entity_group"), or with aggregation "none" a token ("entity", "index")
-ENTITY = {
-    "type": "object",
-    "properties": {"entity_group": STRING, "entity": STRING, "score": SCORE, "word": STRING, "start": OFFSET,
-                   "end": OFFSET, "index": OFFSET},
-    "required": ["score", "word", "start", "end"],
-    "oneOf": [{"required": ["entity_group"]}, {"required": ["entity", "index"]}],
-    "additionalProperties": False,
-}
-
-# The JSON shape of each output kind (spec.OutputKind), as to_jsonable turns results into JSON.
-KIND_OUTPUTS: dict[str, dict[str, Any]] = {
-    "labels": _list(_obj({"label": STRING, "score": NUMBER})),
-    "vectors": _list(_list(NUMBER)),
-    "scores": _list(NUMBER),
-    # one list of candidates per mask token; the list itself when the text has one mask
-    "fill-mask": {"anyOf": [_list(CANDIDATE), _list(_list(CANDIDATE))]},
-    "text": {"anyOf": [{"type": "object", "additionalProperties": STRING, "minProperties": 1}, GENERATED]},
-    "answer": {"anyOf": [ANSWER, _list(ANSWER)]},
-    "audio": _obj({"audio": _list(NUMBER), "sampling_rate": {"type": "integer", "minimum": 1}}),
-    "transcript": _obj({
-        "text": STRING,
-        "chunks": _list(_obj({"text": STRING, "timestamp": {**_list(NUMBER), "minItems": 2, "maxItems": 2}})),
-    }),
-    "image": {"anyOf": [PNG, _list(PNG)]},
-    "boxes": _list(_obj({
-        "label": STRING,
-        "score": SCORE,
-        "box": _obj({k: {"type": "integer", "minimum": 0} for k in ("xmin", "ymin", "xmax", "ymax")}),
-    })),
-    "masks": _list(_obj({"mask": PNG, "score": NUMBER}, {"prompt": {"type": "integer", "minimum": 0}, "label": STRING})),
-    # the 8-bit picture maps min to 0 and max to 255; the float map stays out of JSON
-    "depth": _obj({"depth": PNG, "min": NUMBER, "max": NUMBER}),
-    "message": _obj({"role": {"const": "assistant"}, "content": STRING}),
-    "entities": _list(ENTITY),
-    "ranking": _list(_obj({"index": OFFSET, "score": NUMBER, "text": STRING})),
-}
-
-# Tasks whose results are narrower than (or differ from) their kind's general shape. A spec can
-# declare its own with ``TaskSpec.output_schema``, which wins over both.
+# Each output kind's JSON shape lives in its module (modeldeck.outputs); these tasks' results are
+# narrower than (or differ from) their kind's general shape. A spec can declare its own with
+# ``TaskSpec.output_schema``, which wins over both.
 TASK_OUTPUTS: dict[str, dict[str, Any]] = {
-    "summarization": _obj({"summary_text": STRING}),
-    "translation": _obj({"translation_text": STRING}),
+    "summarization": obj({"summary_text": STRING}),
+    "translation": obj({"translation_text": STRING}),
     "text-generation": GENERATED,
-    "image-to-text": {**_list(_obj({"generated_text": STRING})), "minItems": 1, "maxItems": 1},
+    "image-to-text": {**array(obj({"generated_text": STRING})), "minItems": 1, "maxItems": 1},
     # one answer, or a list of them best first when top_k > 1
     "question-answering": {
-        "anyOf": [_obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER}),
-                  _list(_obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER}))]
+        "anyOf": [obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER}),
+                  array(obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER}))]
     },
-    "visual-question-answering": _list(_obj({"answer": STRING, "score": SCORE})),
+    "visual-question-answering": array(obj({"answer": STRING, "score": SCORE})),
     # ranks texts for one image, or images (by file path, else position) for one text
-    "image-text-matching": _list({
+    "image-text-matching": array({
         "type": "object",
         "properties": {
             "text": STRING, "image": {"type": ["string", "integer"]}, "score": SCORE, "cosine": NUMBER,
@@ -227,7 +170,7 @@ TASK_OUTPUTS: dict[str, dict[str, Any]] = {
 def output_schema(spec: TaskSpec) -> dict[str, Any]:
     """The JSON shape of one result (as ``to_jsonable`` makes it)."""
     declared = getattr(spec, "output_schema", None)
-    shape = declared or TASK_OUTPUTS.get(spec.name) or KIND_OUTPUTS[spec.output]
+    shape = declared or TASK_OUTPUTS.get(spec.name) or json_schema(spec.output)
     schema = copy.deepcopy(shape)
     schema.setdefault("$schema", DIALECT)
     schema.setdefault("title", f"{spec.name} output")

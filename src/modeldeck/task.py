@@ -250,10 +250,10 @@ class Task:
 
     @classmethod
     def render(cls, result: Any, inputs: dict[str, Any]) -> str:
-        """Readable text for the terminal; tasks override for their own output."""
-        from .render import render
+        """Readable text for the terminal: the output kind's (see modeldeck.outputs); tasks override."""
+        from .outputs import to_text
 
-        return render(cls.spec.output, result, inputs)
+        return to_text(cls.spec.output, result, inputs)
 
     @classmethod
     def check_output(cls, path: Path, params: dict[str, Any] | None = None) -> None:

@@ -11,6 +11,8 @@ from PIL import Image
 
 from modeldeck.errors import InvalidInput
 from modeldeck.spec import Input, OutputKind, Param, TaskSpec
+from modeldeck.outputs import KINDS
+from modeldeck.outputs.labels import labels_value
 from modeldeck.ui import components as ui
 
 gr = pytest.importorskip("gradio")
@@ -28,7 +30,7 @@ def view(output: str, **kwargs) -> ui.OutputView:
 
 
 def test_every_output_kind_has_its_own_view():
-    assert set(typing.get_args(OutputKind)) == set(ui.OUTPUTS)
+    assert set(typing.get_args(OutputKind)) == set(KINDS)
     expected = {"labels": gr.Label, "scores": gr.Dataframe, "audio": gr.Audio, "boxes": gr.AnnotatedImage,
                 "masks": gr.AnnotatedImage, "depth": gr.Image, "transcript": gr.Textbox, "text": gr.Textbox}
     for kind, widget in expected.items():
@@ -127,7 +129,7 @@ def test_text_answers_scores_and_labels():
     assert text.fill({"role": "assistant", "content": "hi"}, {}) == ["hi"]
     answer, label = view("answer").fill({"answer": "Berlin", "score": 0.75, "start": 34, "end": 40}, {})
     assert answer.startswith("Berlin") and label == {"Berlin": 0.75}
-    assert ui.labels_value([{"text": "two cats", "score": 0.6}, {"label": "dog", "score": 0.4}]) == {"two cats": 0.6, "dog": 0.4}
+    assert labels_value([{"text": "two cats", "score": 0.6}, {"label": "dog", "score": 0.4}]) == {"two cats": 0.6, "dog": 0.4}
     (table,) = view("scores").fill([0.2, 0.9], {"source": "s", "sentences": ["low", "high"]})
     assert table.values.tolist() == [["high", 0.9], ["low", 0.2]]
 
@@ -193,6 +195,6 @@ def test_images_with_the_same_file_name_each_get_a_label(tmp_path):
     (labels,) = view("labels").fill(result, {"text": "cats", "image": paths})
     assert labels == {"image.jpg (2)": 0.7, "image.jpg (1)": 0.2}
     same = [{"image": paths[0], "score": 0.5}, {"image": paths[0], "score": 0.5}]  # one file given twice
-    assert len(ui.labels_value(same, {"image": [paths[0], paths[0]]})) == 2
-    assert ui.labels_value([{"image": 1, "score": 0.6}, {"image": 0, "score": 0.4}]) == {"1": 0.6, "0": 0.4}
-    assert ui.labels_value([{"label": "cat", "score": 0.9}, {"label": "dog", "score": 0.1}]) == {"cat": 0.9, "dog": 0.1}
+    assert len(labels_value(same, {"image": [paths[0], paths[0]]})) == 2
+    assert labels_value([{"image": 1, "score": 0.6}, {"image": 0, "score": 0.4}]) == {"1": 0.6, "0": 0.4}
+    assert labels_value([{"label": "cat", "score": 0.9}, {"label": "dog", "score": 0.1}]) == {"cat": 0.9, "dog": 0.1}

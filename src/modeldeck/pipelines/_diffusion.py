@@ -17,7 +17,7 @@ from typing import Any
 from ..backends.diffusers import SCHEDULER_CHOICES
 from ..errors import InvalidInput
 from ..notices import notice, progress
-from ..schema import PNG
+from ..outputs.shapes import PNG
 from ..spec import Param
 from ..task import Task
 

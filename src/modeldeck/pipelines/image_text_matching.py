@@ -155,7 +155,7 @@ class ImageTextMatching(VisionTask):
 
     @classmethod
     def render(cls, result, inputs) -> str:
-        from ..render import bar, number
+        from ..outputs.common import bar, number
 
         lines = []
         for r in result:

@@ -289,7 +289,7 @@ class MaskGeneration(VisionTask):
         import numpy as np
 
         width, height = result[0]["mask"].size
-        from ..render import number, plural
+        from ..outputs.common import number, plural
 
         lines = [f"{plural(len(result), 'mask')}, {width}x{height} (save them over the image with -o masks.png):"]
         for i, r in enumerate(result):

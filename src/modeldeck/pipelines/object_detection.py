@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..render import number
+from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 

@@ -11,7 +11,7 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 from __future__ import annotations
 
 from ..errors import InvalidInput, about
-from ..render import number
+from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Parts, Task
 

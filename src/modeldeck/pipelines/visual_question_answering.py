@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..generation import check_decoding, check_room
-from ..render import number
+from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 

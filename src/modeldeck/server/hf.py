@@ -18,7 +18,7 @@ from .calls import in_thread
 from .errors import COMMON, ClientError, error_responses
 from .hf_payload import Call, NoFit, parse_body, pick, to_call
 from .media import decode_inputs
-from .respond import IMAGE_TASKS, hf_result
+from .respond import hf_content, hf_result
 from .streaming import Events, Opened, event_stream, failure_message, open_stream, warnings
 from .text import cut_at_stop
 
@@ -56,7 +56,7 @@ async def handle(request: Request, model: str, task: str | None = None) -> Respo
     result = outcome.result
     if call.stop and call.task == "text-generation":
         result = [stopped_at(r, call.stop) for r in result]
-    return hf_result(call.task, result, request.headers.get("accept", ""), outcome.notes)
+    return hf_result(get_task(call.task).spec, result, request.headers.get("accept", ""), outcome.notes)
 
 
 def stopped_at(result: dict, stop: list[str]) -> dict:
@@ -170,15 +170,7 @@ def request_schema(spec) -> dict:
 
 def response_content(spec) -> dict:
     """What a successful call answers, by content type."""
-    if spec.name == "text-to-speech":
-        return {t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/wav", "audio/flac", "audio/mpeg")}
-    out = _plain(output_schema(spec))
-    if spec.name in ("text-classification", "summarization", "translation"):
-        out = {"type": "array", "items": out, "minItems": 1, "maxItems": 1}
-    content = {"application/json": {"schema": out}}
-    if spec.name in IMAGE_TASKS:
-        content = {"image/png": {"schema": {"type": "string", "format": "binary"}}, **content}
-    return content
+    return hf_content(spec, _plain(output_schema(spec)))
 
 
 def body_content(spec) -> dict:

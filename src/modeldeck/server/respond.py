@@ -1,4 +1,5 @@
-"""Results as HTTP answers: JSON through ``to_jsonable``, audio and pictures as their bytes."""
+"""Results as HTTP answers: the output kind's file (speech, a picture) where it answers in one, else JSON
+through ``to_jsonable``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from ..jsonable import png_base64, to_jsonable
+from .. import outputs
+from ..jsonable import png_bytes, to_jsonable  # noqa: F401 - png_bytes: the OpenAI image routes encode with it
 
-IMAGE_TASKS = ("text-to-image", "image-to-image", "inpainting")
+# Tasks the hosted API answers with one list per input, where modeldeck gives the result itself.
+ONE_LIST_PER_INPUT = ("text-classification", "summarization", "translation")
 
 
 def notes_header(notes: list[str]) -> dict[str, str]:
@@ -21,26 +24,19 @@ def json_response(value: Any, notes: list[str] | None = None, status: int = 200)
     return JSONResponse(to_jsonable(value), status_code=status, headers=notes_header(notes or []))
 
 
-def png_bytes(image) -> bytes:
-    import base64
-
-    return base64.b64decode(png_base64(image))
-
-
-def hf_result(task: str, result: Any, accept: str, notes: list[str]) -> Response:
+def hf_result(spec, result: Any, accept: str, notes: list[str]) -> Response:
     """A task's result in the shape the Hugging Face client parses."""
-    headers = notes_header(notes)
-    if task == "text-to-speech":
-        from .audio_out import encode, from_accept
-
-        data, content_type = encode(result["audio"], result["sampling_rate"], from_accept(accept))
-        return Response(data, media_type=content_type, headers=headers)
-    if task in IMAGE_TASKS and not _wants_json(accept):
-        return Response(png_bytes(result["images"][0]), media_type="image/png", headers=headers)
-    if task in ("text-classification", "summarization", "translation"):
-        result = [result]  # the hosted API answers one list per input
+    body = outputs.http_body(spec.output, result, accept)
+    if body is not None:
+        data, content_type = body
+        return Response(data, media_type=content_type, headers=notes_header(notes))
+    if spec.name in ONE_LIST_PER_INPUT:
+        result = [result]
     return json_response(result, notes)
 
 
-def _wants_json(accept: str) -> bool:
-    return "application/json" in accept and "image/" not in accept
+def hf_content(spec, json_schema: dict) -> dict:
+    """What a successful call answers, by content type (OpenAPI), given the result's JSON Schema."""
+    if spec.name in ONE_LIST_PER_INPUT:
+        json_schema = {"type": "array", "items": json_schema, "minItems": 1, "maxItems": 1}
+    return outputs.http_content(spec.output, json_schema)

@@ -35,10 +35,16 @@ netguard = _load_netguard()
 NOTEBOOK_SKIPS: list[str] = []  # tests/test_notebooks.py: the cells each notebook skips without a pull
 
 
+def pytest_runtest_logreport(report):
+    """Collect the notebook skip counts (a test property, so they reach the summary from xdist workers too)."""
+    if report.when == "call":
+        NOTEBOOK_SKIPS.extend(value for name, value in report.user_properties if name == "notebook_skips")
+
+
 def pytest_terminal_summary(terminalreporter):
     if NOTEBOOK_SKIPS:
         terminalreporter.write_sep("-", "notebooks with packaged models only")
-        for line in NOTEBOOK_SKIPS:
+        for line in sorted(NOTEBOOK_SKIPS):
             terminalreporter.write_line(line)
 
 

@@ -148,6 +148,10 @@ def test_missing_paths_urls_and_odd_types_get_clear_messages(tmp_path):
         load_image("https://example.com/cat.png")
     with pytest.raises(InvalidInput, match="folder"):
         load_image(str(tmp_path))
+    long_folder = tmp_path / ("photos" * 12)  # a long path is all base64 letters: still a folder
+    long_folder.mkdir()
+    with pytest.raises(InvalidInput, match="folder"):
+        load_image(str(long_folder))
     with pytest.raises(InvalidInput, match="not valid base64"):
         load_image("data:image/png;base64,@@@@")
     with pytest.raises(InvalidInput, match="Cannot read an image from the int"):

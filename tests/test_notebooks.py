@@ -103,10 +103,8 @@ def needs_a_pull(cell) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, mode, run_notebook):
+def test_notebook_runs_top_to_bottom(path, mode, run_notebook, record_property):
     from modeldeck.notebook import SKIPPED
-
-    from .conftest import NOTEBOOK_SKIPS
 
     notebook = run_notebook(path, mode)
     codes = [c for c in notebook.cells if c.cell_type == "code"]
@@ -122,8 +120,8 @@ def test_notebook_runs_top_to_bottom(path, mode, run_notebook):
         assert shown, f"{path.name} shows nothing"
     else:  # every cell that needs a pull skips; the others (packaged models, plain Python) run
         assert len(skipped) == sum(needs_a_pull(c) for c in codes)
-        NOTEBOOK_SKIPS.append(f"{path.name}: {len(skipped)} of {len(codes)} code cells skipped with packaged "
-                              f"models only (they need a pull)")
+        record_property("notebook_skips", f"{path.name}: {len(skipped)} of {len(codes)} code cells skipped with "
+                        f"packaged models only (they need a pull)")
 
 
 def outputs(notebook) -> list[dict]:

@@ -113,10 +113,10 @@ def _as_bytes_or_path(source: Any) -> tuple[bytes | Path, str]:
                 f"{what} is a URL; modeldeck does not fetch URLs itself.",
                 "Download the image first and give the file path.",
             )
+        if len(text) < 4096 and os.path.isdir(path):  # before base64: a long path is base64's alphabet too
+            raise InvalidInput(f"{what} is a folder, not an image file.", "Give the path of an image file inside it.")
         if text.startswith("data:") or looks_like_base64(text):
             return _decode_base64(text, what), "the base64 image"
-        if len(text) < 4096 and os.path.isdir(path):
-            raise InvalidInput(f"{what} is a folder, not an image file.", "Give the path of an image file inside it.")
         raise InvalidInput(f"No such image file: {what}.", "Check the path, or give bytes, base64 text or a PIL image.")
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)

@@ -12,6 +12,7 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import about
+from ..jsonable import png_bytes
 from ..pipelines import get_task, registry
 from .calls import in_thread
 from .errors import ClientError
@@ -19,7 +20,7 @@ from .media import decode_inputs
 from .models import OPENAI_ALIASES
 from .openai_common import model_for, refuse_extras
 from .openai_models import ImageRequest
-from .respond import notes_header, png_bytes
+from .respond import notes_header
 
 
 def _size(size: str | None) -> dict[str, int]:

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from .. import outputs
-from ..jsonable import png_bytes, to_jsonable  # noqa: F401 - png_bytes: the OpenAI image routes encode with it
+from ..jsonable import to_jsonable
 
 # Tasks the hosted API answers with one list per input, where modeldeck gives the result itself.
 ONE_LIST_PER_INPUT = ("text-classification", "summarization", "translation")

@@ -25,6 +25,9 @@ import pytest
 
 from tests.conftest import DATA
 
+# One worker, in README order: the Python blocks build on each other in one namespace, as in a user's session.
+pytestmark = pytest.mark.xdist_group("readme")
+
 README = Path(__file__).parents[1] / "README.md"
 SHELL, PYTHON = {"", "bash", "sh", "shell", "console"}, {"python", "py"}
 REASONS = {"needs a download", "installs software", "starts a server", "needs a Ray cluster"}

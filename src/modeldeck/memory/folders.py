@@ -82,10 +82,21 @@ def predict_pipeline_bytes(folder: Path, dtype: str, device: str) -> int:
 
 
 def working_bytes(dtype: str, device: str, side: int = 512) -> int:
-    """Memory one generation at ``side`` x ``side`` takes beyond the weights (bench/diffusion.py measures it):
-    the VAE decoder's activations dominate (128-512 channels at full resolution, a few at a time)."""
-    per = 2 if dtype in ("fp16", "bf16") else 4
+    """Memory one generation at ``side`` x ``side`` takes beyond the weights (bench/diffusion.py measures it).
+
+    On a CPU, measured: the anonymous peak over the loaded weights at 512x512 (v1.4-sized) is 1.2-1.4 GB in
+    bf16 and 1.0-1.7 GB in fp32, so about 5 KiB per pixel whatever the dtype (bf16 does not halve it). On a
+    GPU the VAE decoder's activations dominate (128-512 channels at full resolution, a few at a time).
+    Not counted: while a load casts weights (fp32 files into bf16), it reads each part's file through a
+    mapping, which peak RSS counts (6.4 GB for bf16 v1.4 here); those are clean file pages the kernel drops
+    as soon as memory is wanted."""
     pixels = side * side
+    if not device.startswith(("cuda", "mps")):
+        return pixels * CPU_WORKING_PER_PIXEL
+    per = 2 if dtype in ("fp16", "bf16") else 4
     # decoder: the widest full-resolution stage holds ~3 activations of 128 channels at once, and the
     # half-resolution ones 256; the UNet's activations at 1/64 the pixels are small beside them.
-    return pixels * per * (128 * 3 + 256 * 3 // 4)  # the same on a GPU as on a CPU
+    return pixels * per * (128 * 3 + 256 * 3 // 4)
+
+
+CPU_WORKING_PER_PIXEL = 5 * 1024  # bytes: see working_bytes

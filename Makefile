@@ -23,10 +23,10 @@ demo: install
 	$(BIN)/modeldeck ui --host 127.0.0.1
 
 # Two workers: most tests wait on a subprocess, a server or a browser, so the second core is idle
-# without them (about 9 minutes instead of 16 here; `pytest -p no:xdist` runs them one by one). loadgroup keeps
-# README's examples on one worker, in order.
+# without them (about 10 minutes instead of 16 here; `pytest -p no:xdist` runs them one by one). Each file
+# goes whole to one worker (tests/conftest.py).
 test: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2
 
 fixture-hub: install
 	$(BIN)/python -m tests.fixtures.hub --root .cache/fixture-hub

@@ -41,6 +41,25 @@ def pytest_runtest_logreport(report):
         NOTEBOOK_SKIPS.extend(value for name, value in report.user_properties if name == "notebook_skips")
 
 
+# With -n, each test file goes whole to one worker, in order: a file's module-scoped fixtures (servers, UIs,
+# the Ray cluster) start once instead of on both workers, and README's examples, which build on each other,
+# run as a reader runs them. Files of many quick independent tests are spread over the workers instead.
+SPREAD = ("tests/test_bad_input.py::",)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N`` (xdist's ``load``), but by file, except the files in SPREAD (test by test)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.startswith(SPREAD) else nodeid.split("::", 1)[0]
+
+    return ByFile(config, log)
+
+
 def pytest_terminal_summary(terminalreporter):
     if NOTEBOOK_SKIPS:
         terminalreporter.write_sep("-", "notebooks with packaged models only")

@@ -88,8 +88,8 @@ def working_bytes(dtype: str, device: str, side: int = 512) -> int:
     bf16 and 1.0-1.7 GB in fp32, so about 5 KiB per pixel whatever the dtype (bf16 does not halve it). On a
     GPU the VAE decoder's activations dominate (128-512 channels at full resolution, a few at a time).
     Not counted: while a load casts weights (fp32 files into bf16), it reads each part's file through a
-    mapping, which peak RSS counts (6.4 GB for bf16 v1.4 here); those are clean file pages the kernel drops
-    as soon as memory is wanted."""
+    mapping, which peak RSS counts (6.4 GB for bf16 v1.4 here, 4.2 GB held); those are clean file pages the
+    kernel can reclaim when memory is short."""
     pixels = side * side
     if not device.startswith(("cuda", "mps")):
         return pixels * CPU_WORKING_PER_PIXEL

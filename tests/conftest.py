@@ -47,6 +47,7 @@ def pytest_runtest_logreport(report):
 SPREAD = ("tests/test_bad_input.py::",)
 
 
+@pytest.hookimpl(optionalhook=True)  # without xdist (-p no:xdist) the hook is not there
 def pytest_xdist_make_scheduler(config, log):
     """``-n N`` (xdist's ``load``), but by file, except the files in SPREAD (test by test)."""
     if config.getvalue("dist") != "load":

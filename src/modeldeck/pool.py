@@ -282,12 +282,14 @@ class Pool:
 
     def _free(self, victims: list[Entry]) -> None:
         """Let go of unhooked models (not under the lock): their engines take no more work, memory goes back."""
+        devices = []
         for victim in victims:
             victim.state.close()
-            device = victim.device
+            devices.append(victim.device)
             victim.state = None
-            release(device)
         victims.clear()
+        for device in dict.fromkeys(devices):  # once per device: a collection and a heap trim cost as much for one
+            release(device)  # model as for twenty (clearing a pool of 25 took 15 s, one release per model)
 
     # -- what is loaded ----------------------------------------------------------------------------
 

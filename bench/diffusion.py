@@ -105,7 +105,7 @@ def status_bytes(field: str) -> int:
 
 class AnonPeak(threading.Thread):
     """The highest anonymous resident memory seen (sampled every 5 ms). Peak RSS also counts the pages of
-    weight files a load maps and reads while it casts them (clean file pages the kernel can drop at will);
+    weight files a load maps and reads while it casts them (clean file pages the kernel can reclaim when memory is short);
     anonymous memory is what a process cannot give back."""
 
     def __init__(self):

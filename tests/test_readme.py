@@ -26,8 +26,7 @@ import pytest
 from tests.conftest import DATA
 
 # One worker runs this file whole, in README order (tests/conftest.py): the blocks build on each other
-# (one namespace, one folder, one server), as in a reader's session. The fixtures are session-scoped as well, so
-# nothing an earlier block made is torn down if other tests run in between.
+# (one namespace, one folder, one server), as in a reader's session.
 
 README = Path(__file__).parents[1] / "README.md"
 SHELL, PYTHON = {"", "bash", "sh", "shell", "console"}, {"python", "py"}
@@ -80,7 +79,7 @@ def test_every_block_runs_or_the_readme_says_why_not():
 # -- the machine the examples expect ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     """A folder with the files the examples name (stand-ins made from the test media)."""
     import numpy as np
@@ -114,7 +113,7 @@ def workdir(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(fixture_hub):
     """A running modeldeck serve (what the HTTP examples and modeldeck ps / stop talk to), gpt2 loaded."""
     import httpx
@@ -129,7 +128,7 @@ def server(fixture_hub):
     started.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_url():
     """A running web UI (what the gradio_client example talks to)."""
     from modeldeck.ui.app import build_app, launch
@@ -140,7 +139,7 @@ def ui_url():
     app.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def own_cache(fixture_hub, tmp_path_factory) -> Path:
     """A copy of the fixture hub (files hard-linked) for examples that remove models."""
     copy = tmp_path_factory.mktemp("hub-copy") / "hub"
@@ -212,7 +211,7 @@ def test_shell_block_runs_as_written(block, workdir, server, own_cache, monkeypa
 # -- Python -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def namespace() -> dict:
     """One namespace for the Python blocks, in README order: as a reader's session (later blocks use modeldeck
     imported by earlier ones)."""

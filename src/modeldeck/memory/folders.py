@@ -81,6 +81,9 @@ def predict_pipeline_bytes(folder: Path, dtype: str, device: str) -> int:
     return total + working_bytes(dtype, device)
 
 
+CPU_WORKING_PER_PIXEL = 5 * 1024  # bytes: see working_bytes
+
+
 def working_bytes(dtype: str, device: str, side: int = 512) -> int:
     """Memory one generation at ``side`` x ``side`` takes beyond the weights (bench/diffusion.py measures it).
 
@@ -97,6 +100,3 @@ def working_bytes(dtype: str, device: str, side: int = 512) -> int:
     # decoder: the widest full-resolution stage holds ~3 activations of 128 channels at once, and the
     # half-resolution ones 256; the UNet's activations at 1/64 the pixels are small beside them.
     return pixels * per * (128 * 3 + 256 * 3 // 4)
-
-
-CPU_WORKING_PER_PIXEL = 5 * 1024  # bytes: see working_bytes

@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from modeldeck.errors import InvalidInput
-from modeldeck.media.audio import load_audio, wav_bytes, write_audio
+from modeldeck.media.audio import encode, load_audio, write_audio
 
 from .conftest import DATA
 
@@ -67,7 +67,7 @@ def test_arrays_take_any_channel_layout_and_integer_pcm():
 
 def test_wav_bytes_round_trip():
     signal = tone(0.25, 16000)
-    audio, rate = load_audio(wav_bytes(signal, 16000))
+    audio, rate = load_audio(encode(signal, 16000, "wav")[0])
     assert rate == 16000
     np.testing.assert_allclose(audio, signal, atol=1e-4)
 

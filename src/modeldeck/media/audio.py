@@ -1,4 +1,4 @@
-"""Audio in and out: decode any common file, bytes or base64; down-mix; resample; write WAV.
+"""Audio in and out: decode any common file, bytes or base64; down-mix; resample; encode WAV, FLAC, MP3, Ogg, PCM.
 
 Every audio input a task accepts goes through :func:`load_audio`, which returns
 mono float32 samples in [-1, 1] at the rate the model wants, or raises
@@ -290,30 +290,41 @@ def duration(audio, rate: int) -> float:
 
 # -- writing ---------------------------------------------------------------------------------
 
+ENCODINGS = {  # name -> (soundfile format, subtype, content type)
+    "wav": ("WAV", "PCM_16", "audio/wav"),
+    "flac": ("FLAC", "PCM_16", "audio/flac"),
+    "mp3": ("MP3", "MPEG_LAYER_III", "audio/mpeg"),
+    "ogg": ("OGG", "VORBIS", "audio/ogg"),
+    "opus": ("OGG", "OPUS", "audio/ogg"),
+    "pcm": (None, None, "audio/pcm"),
+}
+PCM_RATE = 24_000  # raw PCM carries no header to say its rate: always OpenAI's 24 kHz, 16-bit little-endian, mono
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the only rates Opus encodes
+
+
+def encode(samples, rate: int, fmt: str) -> tuple[bytes, str]:
+    """Float samples in [-1, 1] (clipped) as a file of ``fmt`` (a key of ENCODINGS): its bytes and content type."""
+    import numpy as np
+    import soundfile
+
+    if fmt not in ENCODINGS:
+        raise ValueError(f"no audio encoding {fmt!r}; known: {', '.join(ENCODINGS)}")
+    kind, subtype, content_type = ENCODINGS[fmt]
+    samples, rate = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), int(rate)
+    if fmt == "pcm":
+        samples = resample(samples, rate, PCM_RATE)
+        return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes(), content_type
+    if fmt == "opus" and rate not in OPUS_RATES:
+        samples, rate = resample(samples, rate, 48000), 48000
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format=kind, subtype=subtype)
+    return buffer.getvalue(), content_type
+
 
 def write_audio(path: str | Path, audio, sampling_rate: int) -> Path:
     """Write ``audio`` to ``path``; the format follows the suffix (.wav default, .flac, .ogg, .mp3)."""
-    import soundfile
-
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
-    kinds = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III")}
-    kind, subtype = kinds.get(suffix, ("WAV", "PCM_16"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), _clipped(audio), int(sampling_rate), format=kind, subtype=subtype)
+    path.write_bytes(encode(audio, sampling_rate, suffix if suffix in ("flac", "ogg", "mp3") else "wav")[0])
     return path
-
-
-def wav_bytes(audio, sampling_rate: int) -> bytes:
-    """16-bit PCM WAV file bytes."""
-    import soundfile
-
-    buffer = io.BytesIO()
-    soundfile.write(buffer, _clipped(audio), int(sampling_rate), format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def _clipped(audio):
-    import numpy as np
-
-    return np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
 from .shapes import NUMBER, array, obj
@@ -12,6 +11,7 @@ from .view import OutputView, widget_id
 SCHEMA = obj({"audio": array(NUMBER), "sampling_rate": {"type": "integer", "minimum": 1}})
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 HTTP_TYPES = ("audio/wav", "audio/flac", "audio/mpeg")
+BY_TYPE = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/flac": "flac", "audio/mpeg": "mp3", "audio/ogg": "opus"}
 
 
 def samples_of(result: Any) -> tuple[int, Any]:
@@ -34,23 +34,11 @@ def pcm16(samples: Any):
     return array.astype("<i2")
 
 
-def wav_bytes(samples: Any, rate: int) -> bytes:
-    """16-bit PCM WAV of ``samples`` (any shape ``pcm16`` takes)."""
-    import wave
-
-    array = pcm16(samples)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1 if array.ndim == 1 else array.shape[1])
-        out.setsampwidth(2)
-        out.setframerate(int(rate))
-        out.writeframes(array.tobytes())
-    return buffer.getvalue()
-
-
 def html(result: Any, context: dict) -> str:
+    from ..media.audio import encode
+
     rate, samples = samples_of(result)
-    data = base64.b64encode(wav_bytes(samples, rate)).decode("ascii")
+    data = base64.b64encode(encode(samples, rate, "wav")[0]).decode("ascii")
     seconds = len(samples) / rate if rate else 0
     return (
         f'<audio controls src="data:audio/wav;base64,{data}"></audio>'
@@ -73,9 +61,18 @@ def widget(spec) -> OutputView:
 
 def http(result: Any, accept: str) -> tuple[bytes, str]:
     """The sound as a file of the type the Accept header asks for (WAV when none we make)."""
-    from ..server.audio_out import encode, from_accept
+    from ..media.audio import encode
 
     return encode(result["audio"], result["sampling_rate"], from_accept(accept))
+
+
+def from_accept(accept: str) -> str:
+    """The format an Accept header asks for (WAV when it asks for none we make)."""
+    for part in accept.split(","):
+        kind = part.split(";")[0].strip().lower()
+        if kind in BY_TYPE:
+            return BY_TYPE[kind]
+    return "wav"
 
 
 def http_content(json_schema: dict) -> dict:

@@ -96,7 +96,7 @@ def audio_endpoint(translate: bool):
 
 
 async def speech(request: Request, body: SpeechRequest) -> Response:
-    from .audio_out import encode
+    from ..media.audio import encode
 
     state = request.app.state.modeldeck
     refuse_extras(body)

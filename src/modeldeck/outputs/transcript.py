@@ -29,12 +29,51 @@ def html(result: Any, context: dict) -> str:
     return text_block(str(result.get("text", "")).strip()) + (table(["start", "end", "text"], rows) if rows else "")
 
 
+def stamp(seconds: float, separator: str) -> str:
+    """A subtitle timestamp: hh:mm:ss, then ``separator`` (SRT ",", WebVTT ".") and milliseconds."""
+    millis = int(round(max(0.0, seconds) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def srt(chunks: list[dict]) -> str:
+    """Timed chunks as SRT subtitles."""
+    blocks = []
+    for number, chunk in enumerate(chunks, 1):
+        start, end = chunk["timestamp"]
+        blocks.append(f"{number}\n{stamp(start, ',')} --> {stamp(end, ',')}\n{chunk['text']}\n")
+    return "\n".join(blocks)
+
+
+def vtt(chunks: list[dict]) -> str:
+    """Timed chunks as WebVTT subtitles."""
+    blocks = ["WEBVTT\n"]
+    for chunk in chunks:
+        start, end = chunk["timestamp"]
+        blocks.append(f"{stamp(start, '.')} --> {stamp(end, '.')}\n{chunk['text']}\n")
+    return "\n".join(blocks)
+
+
+def subtitles(chunks: list[dict], fmt: str) -> str:
+    """Timed chunks as subtitles of ``fmt`` ("srt" or "vtt")."""
+    return (srt if fmt == "srt" else vtt)(chunks)
+
+
 def transcript_text(result: Any) -> str:
     """The transcript's text, or its subtitles when a subtitle format was asked for (the ``format`` param)."""
     fmt = getattr(result, "format", None)
-    if fmt in SUBTITLE_FORMATS and callable(getattr(result, "to", None)):
-        return result.to(fmt).rstrip("\n")
+    if fmt in SUBTITLE_FORMATS:
+        return subtitles(result["chunks"], fmt).rstrip("\n")
     return str(result.get("text", "")).strip()
+
+
+def text(result: Any, inputs: dict) -> str:
+    shown = transcript_text(result)
+    if shown or getattr(result, "format", None) in SUBTITLE_FORMATS:
+        return shown  # subtitles of silence stay empty, as their file is
+    return "(no speech found)"
 
 
 def _seconds(value: Any) -> Any:

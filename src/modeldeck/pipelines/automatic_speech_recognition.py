@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..outputs.transcript import SUBTITLE_FORMATS, subtitles
 from ..spec import Input, Param, TaskSpec
 from ..task import Step, Task
 
@@ -37,37 +38,11 @@ class Transcript(dict):
 
     def to(self, fmt: str) -> str:
         """The transcript as ``txt``, ``srt`` or ``vtt`` text."""
-        if fmt == "srt":
-            return srt(self["chunks"])
-        if fmt == "vtt":
-            return vtt(self["chunks"])
+        if fmt in SUBTITLE_FORMATS:
+            return subtitles(self["chunks"], fmt)
         if fmt == "txt":
             return self["text"] + "\n"
         raise InvalidInput(f"Unknown transcript format {fmt!r}.", f"Use one of: {', '.join(FORMATS)}.")
-
-
-def clock(seconds: float, separator: str) -> str:
-    millis = int(round(max(0.0, seconds) * 1000))
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
-
-
-def srt(chunks: list[dict]) -> str:
-    blocks = []
-    for number, chunk in enumerate(chunks, 1):
-        start, end = chunk["timestamp"]
-        blocks.append(f"{number}\n{clock(start, ',')} --> {clock(end, ',')}\n{chunk['text']}\n")
-    return "\n".join(blocks)
-
-
-def vtt(chunks: list[dict]) -> str:
-    blocks = ["WEBVTT\n"]
-    for chunk in chunks:
-        start, end = chunk["timestamp"]
-        blocks.append(f"{clock(start, '.')} --> {clock(end, '.')}\n{chunk['text']}\n")
-    return "\n".join(blocks)
 
 
 def tidy_chunks(chunks: list[dict], duration: float) -> list[dict]:
@@ -265,13 +240,6 @@ class AutomaticSpeechRecognition(Task):
         transcript = Transcript(text=result["text"], chunks=tidy_chunks(result["chunks"], result["duration"]))
         transcript.format = format
         return transcript
-
-    @classmethod
-    def render(cls, result: Any, inputs: dict[str, Any]) -> str:
-        fmt = getattr(result, "format", None)
-        if fmt in ("srt", "vtt"):
-            return Transcript(result).to(fmt).rstrip("\n")
-        return result["text"] or "(no speech found)"
 
     @classmethod
     def save(cls, result: Any, path: Path, inputs: dict[str, Any]) -> None:

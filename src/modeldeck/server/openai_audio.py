@@ -8,6 +8,7 @@ import anyio.to_thread
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from ..outputs.transcript import subtitles
 from ..pipelines import get_task
 from .calls import in_thread
 from .config import OPENAI_VOICES
@@ -23,8 +24,6 @@ TRANSCRIPT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 async def _transcribe(request: Request, translate: bool, file: UploadFile, model: str, language: str | None,
                       prompt: str | None, response_format: str, temperature: float | None,
                       granularities: list[str] | None) -> Response:
-    from ..pipelines.automatic_speech_recognition import srt, vtt
-
     state = request.app.state.modeldeck
     if response_format not in TRANSCRIPT_FORMATS:
         raise ClientError(400, f"response_format must be one of {', '.join(TRANSCRIPT_FORMATS)}, "
@@ -61,7 +60,7 @@ async def _transcribe(request: Request, translate: bool, file: UploadFile, model
     if response_format == "text":
         return PlainTextResponse(text + "\n", headers=headers)
     if response_format in ("srt", "vtt"):
-        return PlainTextResponse((srt if response_format == "srt" else vtt)(result["chunks"]), headers=headers)
+        return PlainTextResponse(subtitles(result["chunks"], response_format), headers=headers)
     if response_format == "json":
         return JSONResponse({"text": text}, headers=headers)
     chunks = result["chunks"]

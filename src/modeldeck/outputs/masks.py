@@ -30,7 +30,7 @@ def picture(result: Any, context: dict):
 
     from ..media.draw import overlay_masks
 
-    items = items_of(result)[:MAX_DRAWN]
+    items = items_of(result)[:context.get("most", MAX_DRAWN)]  # None: all (a saved file)
     masks = [np.asarray(r.get("mask") if isinstance(r, dict) else r).astype(bool) for r in items]
     if not masks:
         return None

@@ -1,5 +1,5 @@
 """What the vision tasks share: decoding image inputs up front, the downscale parameter,
-and saving a picture of the result with ``-o out.png``. (A helper module, not a task.)"""
+and saving the output kind's picture of the result with ``-o out.png``. (A helper module, not a task.)"""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ DOWNSCALE = Param(
     stage="preprocess",
 )
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+DRAWN_SUFFIXES = (*sorted(PICTURE_SUFFIXES), ".json", "")  # what tasks write whose output kind has a picture
 
 
 class VisionTask(Task):
@@ -25,7 +26,7 @@ class VisionTask(Task):
     postprocess gets the model outputs and the image's (width, height).
     """
 
-    output_suffixes = (*sorted(PICTURE_SUFFIXES), ".json", "")
+    output_suffixes = (".json", "")  # DRAWN_SUFFIXES where the output kind has a picture (boxes, masks, depth)
     max_batch_size = 8
     # Pictures per pass are also bounded by their pixels (cost: thousands of pixels the model sees):
     # big pictures (DETR's 800x1066) gain nothing from company on a CPU and need the memory alone.
@@ -80,11 +81,6 @@ class VisionTask(Task):
         return model_window(getattr(config, "text_config", None) or config, self.processor.tokenizer, default=512)
 
     @classmethod
-    def annotate(cls, result: Any, inputs: dict[str, Any]):
-        """A picture of ``result`` (PIL image); tasks that make pictures override this."""
-        raise NotImplementedError
-
-    @classmethod
     def source_image(cls, inputs: dict[str, Any], name: str = "image"):
         """The input picture again, as the model saw it (results are in its pixels)."""
         from ..media.image import load_image
@@ -103,7 +99,15 @@ class VisionTask(Task):
                 f"Cannot tell what to write to {path.name!r}.",
                 "Name the file .png or .jpg for a picture, or .json for the data.",
             )
-        picture = cls.annotate(result, inputs)
+        from ..outputs import to_picture
+
+        source = cls.source_image(inputs)
+        # nothing found: the input picture as it came; else every box or mask drawn (a notebook shows the best few)
+        picture = source.convert("RGB")
+        if result:
+            picture = to_picture(cls.spec.output, result, {"picture": source, "most": None})
+        if picture is None:  # check_output refuses picture files for output kinds with no picture, before any work
+            raise InvalidInput(f"{cls.spec.name} makes no picture.", "Name the file .json for the data.")
         if path.suffix.lower() in (".jpg", ".jpeg") and picture.mode not in ("RGB", "L"):
             picture = picture.convert("RGB")
         picture.save(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..spec import Input, TaskSpec
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, DRAWN_SUFFIXES, VisionTask
 
 
 class DepthResult(dict):
@@ -39,6 +39,7 @@ class DepthEstimation(VisionTask):
         modality="vision",
         examples=({"image": "room.jpg"},),
     )
+    output_suffixes = DRAWN_SUFFIXES
 
     def load(self) -> None:
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
@@ -65,13 +66,6 @@ class DepthEstimation(VisionTask):
             f"Depth map {width}x{height}, values {result['min']:.4g} to {result['max']:.4g} "
             "(save it with -o depth.png, or --json for the 8-bit picture)."
         )
-
-    @classmethod
-    def annotate(cls, result, inputs):
-        from ..media.draw import depth_to_colour
-
-        depth = result.predicted_depth if hasattr(result, "predicted_depth") else result["depth"]
-        return depth_to_colour(depth)
 
 
 TASK = DepthEstimation

@@ -25,7 +25,6 @@ class ImageClassification(VisionTask):
         examples=({"image": "cats.png", "top_k": 3},),
     )
     max_aspect = 100  # the processor squeezes the picture into a square
-    output_suffixes = (".json", "")  # labels: nothing to draw
 
     def load(self) -> None:
         from transformers import AutoImageProcessor, AutoModelForImageClassification

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput, WrongModelType
 from ..spec import Input, Param, TaskSpec
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, DRAWN_SUFFIXES, VisionTask
 
 SUBTASKS = ("panoptic", "instance", "semantic")  # tried in this order when none is asked (as transformers)
 SCALED_LOGITS = 2**25  # label maps at the picture's size held at once (floats: ~128 MB)
@@ -41,6 +41,7 @@ class ImageSegmentation(VisionTask):
         modality="vision",
         examples=({"image": "cats.png"},),
     )
+    output_suffixes = DRAWN_SUFFIXES
     max_aspect = 100
 
     def load(self) -> None:
@@ -98,12 +99,6 @@ class ImageSegmentation(VisionTask):
             area = float(np.asarray(r["mask"]).mean())
             lines.append(f"  {r['label']:<{width}}  score {r['score']:.3f}  covers {area:6.1%} of the image")
         return "\n".join(lines)
-
-    @classmethod
-    def annotate(cls, result, inputs):
-        from ..media.draw import overlay_masks
-
-        return overlay_masks(cls.source_image(inputs), [r["mask"] for r in result])
 
 
 def model_class(path):

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..spec import Input, Param, TaskSpec
 from ..task import Step
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, DRAWN_SUFFIXES, VisionTask
 
 FOREGROUND = {"1", "fg", "foreground", "+", "pos", "positive", "true", "yes"}
 BACKGROUND = {"0", "bg", "background", "-", "neg", "negative", "false", "no"}
@@ -92,6 +92,7 @@ class MaskGeneration(VisionTask):
         model_types=("sam", "sam_hq"),
         examples=({"image": "cats.png", "points": ["450,300"]},),
     )
+    output_suffixes = DRAWN_SUFFIXES
 
     max_aspect = 100
 
@@ -296,12 +297,6 @@ class MaskGeneration(VisionTask):
             area = float(np.asarray(r["mask"]).mean())
             lines.append(f"  {i + 1:>3}. score {number(r['score'], 3)}  covers {area:6.1%} of the image")
         return "\n".join(lines)
-
-    @classmethod
-    def annotate(cls, result, inputs):
-        from ..media.draw import overlay_masks
-
-        return overlay_masks(cls.source_image(inputs), [r["mask"] for r in result])
 
 
 def to_picture(mask):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec
-from ._vision import DOWNSCALE, VisionTask
+from ._vision import DOWNSCALE, DRAWN_SUFFIXES, VisionTask
 
 
 class ObjectDetection(VisionTask):
@@ -23,6 +23,7 @@ class ObjectDetection(VisionTask):
         modality="vision",
         examples=({"image": "cats.png"},),
     )
+    output_suffixes = DRAWN_SUFFIXES
 
     max_aspect = 100
 
@@ -68,12 +69,6 @@ class ObjectDetection(VisionTask):
             b = r["box"]
             lines.append(f"{r['label']:<{width}}  {number(r['score'], 3)}  ({b['xmin']}, {b['ymin']}) - ({b['xmax']}, {b['ymax']})")
         return "\n".join(lines)
-
-    @classmethod
-    def annotate(cls, result, inputs):
-        from ..media.draw import draw_boxes
-
-        return draw_boxes(cls.source_image(inputs), result)
 
 
 TASK = ObjectDetection

@@ -208,6 +208,8 @@ class TaskSpec:
     model_types: tuple[str, ...] | None = None
     # The JSON Schema of one result, where it is narrower than the output kind's (see schema.py).
     output_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # The terminal's line for a result with nothing in it, naming the parameters that would find more.
+    nothing_found: str | None = None
 
     def params_for(self, stage: Stage, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters of one stage (the engine groups requests by their forward parameters)."""

@@ -250,9 +250,11 @@ class Task:
 
     @classmethod
     def render(cls, result: Any, inputs: dict[str, Any]) -> str:
-        """Readable text for the terminal: the output kind's (see modeldeck.outputs); tasks override."""
+        """Readable text for the terminal: the output kind's (see modeldeck.outputs)."""
         from .outputs import to_text
 
+        if cls.spec.nothing_found and not result:
+            return cls.spec.nothing_found
         return to_text(cls.spec.output, result, inputs)
 
     @classmethod

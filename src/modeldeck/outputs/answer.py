@@ -12,6 +12,17 @@ ANSWER = obj({"answer": STRING, "score": NUMBER}, {"start": INTEGER, "end": INTE
 SCHEMA = {"anyOf": [ANSWER, array(ANSWER)]}
 
 
+def text(result: Any, inputs: dict) -> str:
+    lines = []
+    for a in result if isinstance(result, list) else [result]:
+        if "start" in a:  # extractive: where in the context the answer stands
+            lines.append(f"{a['answer'] or '(no answer)'}\n  score {number(a['score'])}, "
+                         f"characters {a['start']}-{a['end']} of the context")
+        else:  # generated (visual question answering)
+            lines.append(f"{a['answer']}  ({number(a['score'], 3)})")
+    return "\n".join(lines)
+
+
 def html(result: Any, context: dict) -> str:
     answers = result if isinstance(result, list) else [result]
     rows = [[a.get("answer") or "(no answer)", number(a.get("score", 0)), a.get("start"), a.get("end")]

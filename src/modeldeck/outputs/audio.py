@@ -34,6 +34,12 @@ def pcm16(samples: Any):
     return array.astype("<i2")
 
 
+def text(result: Any, inputs: dict) -> str:
+    rate, samples = samples_of(result)
+    seconds = len(samples) / rate
+    return f"{seconds:.1f} s of speech at {rate} Hz. Save it with -o speech.wav (or .flac, .ogg, .mp3)."
+
+
 def html(result: Any, context: dict) -> str:
     from ..media.audio import encode
 

@@ -28,6 +28,16 @@ def box_of(box: Any) -> tuple[int, int, int, int]:
     return tuple(int(round(float(v))) for v in box[:4])
 
 
+def text(result: list[dict], inputs: dict) -> str:
+    width = max((len(r["label"]) for r in result), default=0)
+    lines = []
+    for r in result:
+        b = r["box"]
+        lines.append(f"{r['label']:<{width}}  {number(r['score'], 3)}  "
+                     f"({b['xmin']}, {b['ymin']}) - ({b['xmax']}, {b['ymax']})")
+    return "\n".join(lines)
+
+
 def picture(result: Any, context: dict):
     from ..media.draw import draw_boxes
 

@@ -12,6 +12,14 @@ from .view import OutputView, to_pil, widget_id
 SCHEMA = obj({"depth": PNG, "min": NUMBER, "max": NUMBER})
 
 
+def text(result: Any, inputs: dict) -> str:
+    width, height = result["depth"].size
+    return (
+        f"Depth map {width}x{height}, values {result['min']:.4g} to {result['max']:.4g} "
+        "(save it with -o depth.png, or --json for the 8-bit picture)."
+    )
+
+
 def picture(result: Any, context: dict):
     from ..media.draw import depth_to_colour
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..jsonable import png_bytes
-from .common import esc, img_tag
+from .common import as_json, esc, img_tag
 from .shapes import PNG, array
 from .view import OutputView, to_pil, widget_id
 
@@ -22,6 +22,20 @@ def pictures_of(result: Any) -> list:
         result = result.get("images") or []
     items = result if isinstance(result, list) else [result]
     return [i for i in items if isinstance(i, Image.Image)]
+
+
+def text(result: Any, inputs: dict) -> str:
+    """A generation's pictures, size and seed (the pictures themselves go to files or --json)."""
+    if not (isinstance(result, dict) and "seed" in result):
+        return as_json(result, inputs)
+    images = result["images"]
+    size = "x".join(map(str, images[0].size)) if images else "?"
+    lines = [f"{len(images)} picture{'s' if len(images) != 1 else ''} ({size}), seed {result['seed']}."]
+    if any(result.get("nsfw", ())):
+        lines.append("Flagged by the safety checker (blacked out): " + ", ".join(
+            str(n + 1) for n, bad in enumerate(result["nsfw"]) if bad))
+    lines.append("Save them with -o out.png (numbered when several), or print them with --json.")
+    return "\n".join(lines)
 
 
 def html(result: Any, context: dict) -> str:

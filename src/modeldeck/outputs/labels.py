@@ -14,8 +14,20 @@ NAME_KEYS = ("label", "text", "answer", "image", "token_str")
 
 
 def text(result: list[dict], inputs: dict) -> str:
+    if result and "label" not in result[0]:
+        return "\n".join(_matched(r) for r in result)
     width = max((len(r["label"]) for r in result), default=0)
     return "\n".join(f"{r['label']:<{width}}  {number(r['score'])}  {bar(r['score'])}" for r in result)
+
+
+def _matched(item: dict) -> str:
+    """An image-text match: its score, then the text or picture (file, else 1-based position) it is for."""
+    if "text" in item:
+        name = item["text"]
+    else:
+        name = f"image {item['image'] + 1}" if isinstance(item["image"], int) else item["image"]
+    cosine = f"  cosine {number(item['cosine'], 3, sign=True)}" if "cosine" in item else ""
+    return f"{number(item['score'])}  {bar(item['score'])}{cosine}  {name}"
 
 
 def html(result: Any, context: dict) -> str:

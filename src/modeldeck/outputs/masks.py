@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import html_bar, img_tag, number, picture_context, table
+from .common import html_bar, img_tag, number, picture_context, plural, table
 from .shapes import NUMBER, PNG, STRING, array, obj
 from .view import OutputView, annotated_view, frame, to_pil
 
@@ -22,6 +22,27 @@ def scored(result: Any) -> list[tuple[Any, float]]:
     """(name, score) of each scored mask: its label, else its 1-based number."""
     return [(r.get("label", n + 1), float(r["score"])) for n, r in enumerate(items_of(result))
             if isinstance(r, dict) and "score" in r]
+
+
+def text(result: list[dict], inputs: dict) -> str:
+    """A line a mask: its label (segmentation) or number, its score and how much of the picture it covers."""
+    import numpy as np
+
+    if not result:
+        return "No masks."
+    covers = [float(np.asarray(r["mask"]).mean()) for r in result]
+    save = "(save them over the image with -o masks.png):"
+    if "label" in result[0]:
+        width = max(len(r["label"]) for r in result)
+        lines = [f"{len(result)} region{'s' if len(result) != 1 else ''} {save}"]
+        lines += [f"  {r['label']:<{width}}  score {r['score']:.3f}  covers {area:6.1%} of the image"
+                  for r, area in zip(result, covers)]
+    else:
+        width, height = result[0]["mask"].size
+        lines = [f"{plural(len(result), 'mask')}, {width}x{height} {save}"]
+        lines += [f"  {n:>3}. score {number(r['score'], 3)}  covers {area:6.1%} of the image"
+                  for n, (r, area) in enumerate(zip(result, covers), 1)]
+    return "\n".join(lines)
 
 
 def picture(result: Any, context: dict):

@@ -1,5 +1,4 @@
-"""message: {"role": "assistant", "content"} (chat). Its terminal text is the JSON form; the chat task says
-its reply itself, and the chat tab shows a chat window instead of this widget."""
+"""message: {"role": "assistant", "content"} (chat). The chat tab shows a chat window, not this widget."""
 
 from __future__ import annotations
 
@@ -10,6 +9,10 @@ from .common import esc, shown_text, text_block
 from .shapes import STRING, obj
 
 SCHEMA = obj({"role": {"const": "assistant"}, "content": STRING})
+
+
+def text(result: Any, inputs: dict) -> str:
+    return shown_text(result)
 
 
 def html(result: Any, context: dict) -> str:

@@ -211,18 +211,7 @@ class DiffusionTask(Task):
             "parameters": output["parameters"],
         }
 
-    # -- showing and saving ---------------------------------------------------------------------
-
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        images = result["images"]
-        size = "x".join(map(str, images[0].size)) if images else "?"
-        lines = [f"{len(images)} picture{'s' if len(images) != 1 else ''} ({size}), seed {result['seed']}."]
-        if any(result.get("nsfw", ())):
-            lines.append("Flagged by the safety checker (blacked out): " + ", ".join(
-                str(n + 1) for n, bad in enumerate(result["nsfw"]) if bad))
-        lines.append("Save them with -o out.png (numbered when several), or print them with --json.")
-        return "\n".join(lines)
+    # -- saving ----------------------------------------------------------------------------
 
     @classmethod
     def save(cls, result, path: Path, inputs) -> list[Path]:

@@ -216,9 +216,5 @@ class Chat(Streaming, Task):
     def postprocess(self, reply, **_):
         return {"role": "assistant", "content": self.tokenizer.decode(reply, skip_special_tokens=True).strip()}
 
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        return result["content"]
-
 
 TASK = Chat

@@ -59,13 +59,5 @@ class DepthEstimation(VisionTask):
         array = depth["predicted_depth"].cpu().numpy().astype("float32").reshape(height, width)
         return DepthResult(depth_to_gray(array), array)
 
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        width, height = result["depth"].size
-        return (
-            f"Depth map {width}x{height}, values {result['min']:.4g} to {result['max']:.4g} "
-            "(save it with -o depth.png, or --json for the 8-bit picture)."
-        )
-
 
 TASK = DepthEstimation

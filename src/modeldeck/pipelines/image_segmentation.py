@@ -40,6 +40,7 @@ class ImageSegmentation(VisionTask):
         ),
         modality="vision",
         examples=({"image": "cats.png"},),
+        nothing_found="No regions found (panoptic/instance models: lower --threshold to see weaker ones).",
     )
     output_suffixes = DRAWN_SUFFIXES
     max_aspect = 100
@@ -86,19 +87,6 @@ class ImageSegmentation(VisionTask):
         segmentation = found["segmentation"]
         return [{"label": labels.get(s["label_id"], str(s["label_id"])), "score": float(s["score"]),
                  "mask": to_picture(segmentation == s["id"])} for s in found["segments_info"]]
-
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        if not result:
-            return "No regions found (panoptic/instance models: lower --threshold to see weaker ones)."
-        import numpy as np
-
-        width = max(len(r["label"]) for r in result)
-        lines = [f"{len(result)} region{'s' if len(result) != 1 else ''} (save them over the image with -o masks.png):"]
-        for r in result:
-            area = float(np.asarray(r["mask"]).mean())
-            lines.append(f"  {r['label']:<{width}}  score {r['score']:.3f}  covers {area:6.1%} of the image")
-        return "\n".join(lines)
 
 
 def model_class(path):

@@ -153,16 +153,5 @@ class ImageTextMatching(VisionTask):
             rows.append(row)
         return sorted(rows, key=lambda r: -r["score"])
 
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        from ..outputs.common import bar, number
-
-        lines = []
-        for r in result:
-            name = r["text"] if "text" in r else (f"image {r['image'] + 1}" if isinstance(r["image"], int) else r["image"])
-            extra = f"  cosine {number(r['cosine'], 3, sign=True)}" if "cosine" in r else ""
-            lines.append(f"{number(r['score'])}  {bar(r['score'])}{extra}  {name}")
-        return "\n".join(lines)
-
 
 TASK = ImageTextMatching

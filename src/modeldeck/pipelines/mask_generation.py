@@ -91,6 +91,7 @@ class MaskGeneration(VisionTask):
         modality="vision",
         model_types=("sam", "sam_hq"),
         examples=({"image": "cats.png", "points": ["450,300"]},),
+        nothing_found="No masks (with no prompt, lower --pred-iou-thresh / --stability-score-thresh to keep more).",
     )
     output_suffixes = DRAWN_SUFFIXES
 
@@ -282,21 +283,6 @@ class MaskGeneration(VisionTask):
                     row["prompt"] = prompt
                 results.append(row)
         return results
-
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        if not result:
-            return "No masks (with no prompt, lower --pred-iou-thresh / --stability-score-thresh to keep more)."
-        import numpy as np
-
-        width, height = result[0]["mask"].size
-        from ..outputs.common import number, plural
-
-        lines = [f"{plural(len(result), 'mask')}, {width}x{height} (save them over the image with -o masks.png):"]
-        for i, r in enumerate(result):
-            area = float(np.asarray(r["mask"]).mean())
-            lines.append(f"  {i + 1:>3}. score {number(r['score'], 3)}  covers {area:6.1%} of the image")
-        return "\n".join(lines)
 
 
 def to_picture(mask):

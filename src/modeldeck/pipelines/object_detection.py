@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, DRAWN_SUFFIXES, VisionTask
 
@@ -22,6 +21,7 @@ class ObjectDetection(VisionTask):
         ),
         modality="vision",
         examples=({"image": "cats.png"},),
+        nothing_found="No objects found above the threshold (lower --threshold to see weaker ones).",
     )
     output_suffixes = DRAWN_SUFFIXES
 
@@ -58,17 +58,6 @@ class ObjectDetection(VisionTask):
                 }
             )
         return sorted(results, key=lambda r: -r["score"])
-
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        if not result:
-            return "No objects found above the threshold (lower --threshold to see weaker ones)."
-        width = max(len(r["label"]) for r in result)
-        lines = []
-        for r in result:
-            b = r["box"]
-            lines.append(f"{r['label']:<{width}}  {number(r['score'], 3)}  ({b['xmin']}, {b['ymin']}) - ({b['xmax']}, {b['ymax']})")
-        return "\n".join(lines)
 
 
 TASK = ObjectDetection

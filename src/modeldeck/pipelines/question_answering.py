@@ -11,7 +11,6 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 from __future__ import annotations
 
 from ..errors import InvalidInput, about
-from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Parts, Task
 
@@ -197,15 +196,6 @@ class QuestionAnswering(Task):
         if not answers:  # nothing scored above zero: the model sees no answer at all
             answers = [{"answer": "", "score": null_score, "start": 0, "end": 0}]
         return answers[0] if top_k == 1 else answers
-
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        rows = result if isinstance(result, list) else [result]
-        lines = []
-        for r in rows:
-            shown = r["answer"] if r["answer"] else "(no answer)"
-            lines.append(f"{shown}\n  score {number(r['score'])}, characters {r['start']}-{r['end']} of the context")
-        return "\n".join(lines)
 
 
 TASK = QuestionAnswering

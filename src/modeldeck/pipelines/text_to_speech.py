@@ -178,11 +178,6 @@ class TextToSpeech(Task):
         return {"audio": audio, "sampling_rate": self.sampling_rate}
 
     @classmethod
-    def render(cls, result: Any, inputs: dict[str, Any]) -> str:
-        seconds = len(result["audio"]) / result["sampling_rate"]
-        return f"{seconds:.1f} s of speech at {result['sampling_rate']} Hz. Save it with -o speech.wav (or .flac, .ogg, .mp3)."
-
-    @classmethod
     def save(cls, result: Any, path: Path, inputs: dict[str, Any]) -> None:
         """``-o``: a WAV (16-bit PCM); .flac, .ogg and .mp3 suffixes write those formats."""
         from ..media.audio import write_audio

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..generation import check_decoding, check_room
-from ..outputs.common import number
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -96,10 +95,6 @@ class VisualQuestionAnswering(VisionTask):
         import math
 
         return [{"answer": answer, "score": math.exp(log_prob)}]
-
-    @classmethod
-    def render(cls, result, inputs) -> str:
-        return "\n".join(f"{r['answer']}  ({number(r['score'], 3)})" for r in result)
 
 
 TASK = VisualQuestionAnswering

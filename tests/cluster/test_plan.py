@@ -242,13 +242,13 @@ def test_a_stream_cut_short_by_a_lost_replica_is_a_retryable_error():
 
 def test_vectors_travel_as_one_float32_array():
     np = pytest.importorskip("numpy")
-    from modeldeck.cluster.replica import for_transport
+    from modeldeck.outputs import for_transport
     from modeldeck.pipelines import get_task
 
-    vectors = for_transport(get_task("feature-extraction").spec, [[0.1, 0.2], [0.3, 0.4]])
+    vectors = for_transport(get_task("feature-extraction").spec.output, [[0.1, 0.2], [0.3, 0.4]])
     assert isinstance(vectors, np.ndarray) and vectors.dtype == np.dtype("<f4") and vectors.shape == (2, 2)
     labels = [{"label": "POSITIVE", "score": 0.9}]
-    assert for_transport(get_task("text-classification").spec, labels) is labels
+    assert for_transport(get_task("text-classification").spec.output, labels) is labels
 
 
 def test_a_config_listening_beyond_loopback_needs_a_key_on_the_replicas(monkeypatch):

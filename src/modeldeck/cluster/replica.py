@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..outputs import for_transport
 from .plan import REPLICA_ONGOING
 
 
@@ -71,16 +72,6 @@ def threads() -> int:
     return torch.get_num_threads()
 
 
-def for_transport(spec, result: Any) -> Any:
-    """Vectors as one float32 array: Ray ships its buffer as is, and the ingress writes it out once
-    (a list of Python floats would be pickled, unpickled and converted again on the way)."""
-    if spec.output == "vectors" and isinstance(result, list) and result and isinstance(result[0], list):
-        import numpy as np
-
-        return np.asarray(result, dtype="<f4")
-    return result
-
-
 class ModelReplica:
     """Loads ``model`` for ``task`` at start; a node without the model fails here, naming the node."""
 
@@ -104,7 +95,7 @@ class ModelReplica:
             if known is None:
                 raise
             return {"error": known, **self.place}
-        return {"result": for_transport(self.runner.spec, result), "notes": notes, **self.place}
+        return {"result": for_transport(self.runner.spec.output, result), "notes": notes, **self.place}
 
     async def call(self, inputs: Any, params: dict) -> dict[str, Any]:
         """The runner's answer, its notices, and where it ran."""

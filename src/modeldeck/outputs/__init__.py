@@ -11,6 +11,8 @@ A kind module (named after its kind in ``modeldeck.spec.OutputKind``, "-" as "_"
   ``context(inputs)`` picking what they need from the call's inputs (the picture to draw on...).
 - optional ``http(result, accept)`` -> (bytes, content type), or None for the JSON form, and
   ``http_content(json_schema)``: the HTTP answer's content types (else JSON).
+- optional ``transport(result)``: the result as it travels best between processes (Ray's object store;
+  else as it is).
 
 A new output kind is one module here and its row in ``KINDS``. Results stay plain data: the notebook
 wrapping (``outputs.notebook``) happens where results leave ``modeldeck.run``/``load``.
@@ -90,6 +92,12 @@ def http_body(kind: str, result: Any, accept: str) -> tuple[bytes, str] | None:
     """A result as HTTP body bytes and content type, where its kind answers in a file; None: the JSON form."""
     encode = _part(kind, "http")
     return encode(result, accept) if encode else None
+
+
+def for_transport(kind: str, result: Any) -> Any:
+    """A result as it travels best from a Ray replica to the ingress (the result itself for most kinds)."""
+    pack = _part(kind, "transport")
+    return pack(result) if pack else result
 
 
 def http_content(kind: str, json_schema: dict[str, Any]) -> dict[str, Any]:

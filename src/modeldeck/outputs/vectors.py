@@ -22,6 +22,16 @@ def text(result: list[list[float]], inputs: dict) -> str:
     return "\n".join(lines)
 
 
+def transport(result: Any) -> Any:
+    """Vectors as one float32 array: Ray ships its buffer as is, and the ingress writes it out once
+    (a list of Python floats would be pickled, unpickled and converted again on the way)."""
+    if isinstance(result, list) and result and isinstance(result[0], list):
+        import numpy as np
+
+        return np.asarray(result, dtype="<f4")
+    return result
+
+
 def context(inputs: dict) -> dict:
     names = first_list(inputs)
     return {} if names is None else {"names": [name_of(v) for v in names]}

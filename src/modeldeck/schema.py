@@ -12,7 +12,6 @@ import copy
 from typing import Any
 
 from .outputs import json_schema
-from .outputs.shapes import GENERATED, INTEGER, NUMBER, SCORE, STRING, array, obj
 from .spec import Input, Param, TaskSpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -140,37 +139,13 @@ def params_schema(spec: TaskSpec) -> dict[str, Any]:
 
 # -- outputs --------------------------------------------------------------------------------------
 
-# Each output kind's JSON shape lives in its module (modeldeck.outputs); these tasks' results are
-# narrower than (or differ from) their kind's general shape. A spec can declare its own with
-# ``TaskSpec.output_schema``, which wins over both.
-TASK_OUTPUTS: dict[str, dict[str, Any]] = {
-    "summarization": obj({"summary_text": STRING}),
-    "translation": obj({"translation_text": STRING}),
-    "text-generation": GENERATED,
-    "image-to-text": {**array(obj({"generated_text": STRING})), "minItems": 1, "maxItems": 1},
-    # one answer, or a list of them best first when top_k > 1
-    "question-answering": {
-        "anyOf": [obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER}),
-                  array(obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER}))]
-    },
-    "visual-question-answering": array(obj({"answer": STRING, "score": SCORE})),
-    # ranks texts for one image, or images (by file path, else position) for one text
-    "image-text-matching": array({
-        "type": "object",
-        "properties": {
-            "text": STRING, "image": {"type": ["string", "integer"]}, "score": SCORE, "cosine": NUMBER,
-        },
-        "required": ["score"],
-        "oneOf": [{"required": ["text"]}, {"required": ["image"]}],
-        "additionalProperties": False,
-    }),
-}
+# Each output kind's JSON shape lives in its module (modeldeck.outputs); a task whose results are narrower
+# than (or differ from) its kind's general shape declares its own as ``TaskSpec.output_schema``.
 
 
 def output_schema(spec: TaskSpec) -> dict[str, Any]:
     """The JSON shape of one result (as ``to_jsonable`` makes it)."""
-    declared = getattr(spec, "output_schema", None)
-    shape = declared or TASK_OUTPUTS.get(spec.name) or json_schema(spec.output)
+    shape = spec.output_schema or json_schema(spec.output)
     schema = copy.deepcopy(shape)
     schema.setdefault("$schema", DIALECT)
     schema.setdefault("title", f"{spec.name} output")

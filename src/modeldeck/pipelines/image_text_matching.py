@@ -11,9 +11,20 @@ from __future__ import annotations
 
 
 from ..errors import InvalidInput
+from ..outputs.shapes import NUMBER, SCORE, STRING, array
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Step
 from ._vision import DOWNSCALE, VisionTask
+
+
+# ranks texts for one image, or images (by file path, else position) for one text
+OUTPUT_SCHEMA = array({
+    "type": "object",
+    "properties": {"text": STRING, "image": {"type": ["string", "integer"]}, "score": SCORE, "cosine": NUMBER},
+    "required": ["score"],
+    "oneOf": [{"required": ["text"]}, {"required": ["image"]}],
+    "additionalProperties": False,
+})
 
 
 class ImageTextMatching(VisionTask):
@@ -27,6 +38,7 @@ class ImageTextMatching(VisionTask):
         ),
         output="labels",
         output_help='[{"text" or "image": ..., "score": match probability}], best first',
+        output_schema=OUTPUT_SCHEMA,
         params=(
             Param("cosine", bool, False, "also give the cosine similarity of the projected features"),
             Param("batch_size", int, 16, "pairs scored per forward pass", min=1, limit="batch"),

@@ -7,6 +7,7 @@ the model the way the model cards show (processor -> generate -> decode).
 from __future__ import annotations
 
 from .. import generation as gen
+from ..outputs.shapes import STRING, array, obj
 from ..spec import Input, Param, TaskSpec
 from ..task import Streaming
 from ._vision import DOWNSCALE, VisionTask, stack, tensor_shapes
@@ -29,6 +30,7 @@ class ImageToText(Streaming, VisionTask):
         ),
         output="text",
         output_help='[{"generated_text": caption}]',
+        output_schema={**array(obj({"generated_text": STRING})), "minItems": 1, "maxItems": 1},
         params=(
             Param("max_new_tokens", int, 30, "longest caption in tokens", min=1, limit="new_tokens"),
             Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1, limit="beams"),

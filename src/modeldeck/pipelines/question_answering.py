@@ -11,8 +11,13 @@ model may answer "no answer" (``answer == ""``, start = end = 0).
 from __future__ import annotations
 
 from ..errors import InvalidInput, about
+from ..outputs.shapes import INTEGER, NUMBER, STRING, array, obj
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Parts, Task
+
+
+ANSWER = obj({"answer": STRING, "score": NUMBER, "start": INTEGER, "end": INTEGER})
+OUTPUT_SCHEMA = {"anyOf": [ANSWER, array(ANSWER)]}  # one answer, or a list of them best first when top_k > 1
 
 
 class QuestionAnswering(Task):
@@ -26,6 +31,7 @@ class QuestionAnswering(Task):
         ),
         output="answer",
         output_help='{"answer", "score", "start", "end"} (a list when top_k > 1)',
+        output_schema=OUTPUT_SCHEMA,
         params=(
             Param("top_k", int, 1, "how many answers, best first", min=1, stage="postprocess"),
             Param("max_answer_len", int, 15, "longest answer, in tokens", min=1, stage="postprocess"),

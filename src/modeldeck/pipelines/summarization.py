@@ -10,6 +10,7 @@ the window (``long_input="truncate"``); either way a notice says so.
 from __future__ import annotations
 
 from .. import generation as gen
+from ..outputs.shapes import STRING, obj
 from ..spec import Input, Param, TaskSpec
 from ..task import Step
 from ._seq2seq import Seq2SeqTask
@@ -23,6 +24,7 @@ class Summarization(Seq2SeqTask):
         inputs=(Input("text", "text", help="the text to summarise"),),
         output="text",
         output_help='{"summary_text"}',
+        output_schema=obj({"summary_text": STRING}),
         params=(
             Param("min_length", int, None, "shortest summary, in tokens (default: the model's)", min=0, limit="new_tokens"),
             Param("max_length", int, None, "longest summary, in tokens (default: the model's)", min=1, limit="new_tokens"),

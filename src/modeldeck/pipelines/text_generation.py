@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import generation as gen
 from ..errors import InvalidInput
+from ..outputs.shapes import GENERATED
 from ..spec import Input, Param, TaskSpec
 from ..task import Step, Streaming, Task
 
@@ -24,6 +25,7 @@ class TextGeneration(Streaming, Task):
         inputs=(Input("text", "text", help="the prompt to continue"),),
         output="text",
         output_help='[{"generated_text"}], one per sequence',
+        output_schema=GENERATED,
         params=(
             Param("max_new_tokens", int, 50, "how many tokens to add", min=1, limit="new_tokens"),
             *gen.SAMPLING_PARAMS,

@@ -18,6 +18,7 @@ import warnings
 
 from .. import generation as gen
 from ..errors import InvalidInput, closest
+from ..outputs.shapes import STRING, obj
 from ..spec import Info, Input, Param, TaskSpec
 from ..task import Step
 from ._seq2seq import Seq2SeqTask
@@ -39,6 +40,7 @@ class Translation(Seq2SeqTask):
         inputs=(Input("text", "text", help="the text to translate"),),
         output="text",
         output_help='{"translation_text"}',
+        output_schema=obj({"translation_text": STRING}),
         params=(
             Param("src_lang", str, None, "language of the text, e.g. eng_Latn (default: eng_Latn, or the model's pair)",
                   stage="preprocess"),

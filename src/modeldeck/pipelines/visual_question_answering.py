@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInput
 from ..generation import check_decoding, check_room
+from ..outputs.shapes import SCORE, STRING, array, obj
 from ..spec import Input, Param, TaskSpec
 from ._vision import DOWNSCALE, VisionTask
 
@@ -23,6 +24,7 @@ class VisualQuestionAnswering(VisionTask):
         ),
         output="answer",
         output_help='[{"answer": text, "score": probability of that answer}]',
+        output_schema=array(obj({"answer": STRING, "score": SCORE})),
         params=(
             Param("max_new_tokens", int, 20, "longest answer in tokens", min=1, limit="new_tokens"),
             Param("num_beams", int, None, "beam search width [default: the model's own setting]", min=1, limit="beams"),

@@ -1,4 +1,4 @@
-"""Audio in and out: decode any common file, bytes or base64; down-mix; resample; encode WAV, FLAC, MP3, Ogg, PCM.
+"""Audio in and out: decode any common file, bytes or base64; down-mix; resample; encode sound files.
 
 Every audio input a task accepts goes through :func:`load_audio`, which returns
 mono float32 samples in [-1, 1] at the rate the model wants, or raises

@@ -5,8 +5,8 @@ A kind module (named after its kind in ``modeldeck.spec.OutputKind``, "-" as "_"
 - ``SCHEMA``: the JSON Schema of the kind's JSON form. The JSON form itself is ``to_jsonable(result)``
   for every kind (arrays as lists, pictures as base64 PNG).
 - ``widget(spec)``: the UI's ``OutputView`` (gradio imported inside, only when a UI is built).
-- optional ``text(result, inputs)``: terminal text (else the indented JSON form; an empty result shows
-  its spec's ``nothing_found`` where it has one).
+- optional ``text(result, inputs)``: terminal text (else the indented JSON form). ``Task.render`` shows
+  an empty result as its spec's ``nothing_found`` line instead, where the spec has one.
 - optional ``html(result, context)`` and ``picture(result, context)``: what a notebook shows, with
   ``context(inputs)`` picking what they need from the call's inputs (the picture to draw on...).
 - optional ``http(result, accept)`` -> (bytes, content type), or None for the JSON form, and

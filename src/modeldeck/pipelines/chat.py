@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import generation as gen
-from ..errors import InvalidInput, WrongModelType
+from ..errors import InvalidInput, WrongModelType, about
 from ..spec import Input, TaskSpec, check_text
 from ..task import Streaming, Task
 
@@ -101,7 +101,8 @@ class Chat(Streaming, Task):
 
     @classmethod
     def check(cls, inputs, params) -> None:
-        inputs["messages"] = as_conversation(inputs["messages"])  # a message or a whole conversation
+        with about("messages"):
+            inputs["messages"] = as_conversation(inputs["messages"])  # a message or a whole conversation
 
     def validate(self, inputs, params) -> None:
         gen.check_decoding(params)

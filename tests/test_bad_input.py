@@ -169,6 +169,7 @@ def test_bad_input_is_a_modeldeck_error(task_name, input_name, param_name, value
         assert fair is None, f"{value!r:.40} is fair for {name} ({fair[0]}), but was refused: {e}"
         assert isinstance(e, InvalidInput), f"{type(e).__name__}: {e}"
         assert named(str(e), name), f"the refusal does not name {name}: {e}"
+        assert e.param == name, f"the refusal is about {e.param!r}, not {name}: {e}"  # as data, for a server's field
         assert str(e).strip() and "Traceback" not in str(e)
         assert len(str(e)) < 2500, "an error is one readable line, never an echo of a huge value"
         assert "e+06" not in str(e) and "<class" not in str(e), str(e)

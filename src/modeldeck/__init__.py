@@ -44,27 +44,22 @@ def run(task: str, inputs: Any = None, model: str | None = None, *, device: str 
     ``on_progress=callback(done, total)`` hears the steps of tasks that report them.
     """
     from .pipelines import get_task
+    from .runner import check_before_loading
 
     task_cls = get_task(task)
     on_progress = params.pop("on_progress", None)
-    from .workload import check as check_work
-
     items = inputs if task_cls.is_batch(inputs) else [inputs]
-    calls = []
-    for item in items:  # bad input fails before any model loads
-        try:
-            calls.append(task_cls.spec.bind(item, params))
-            task_cls.check(*calls[-1])
-        except ModeldeckError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a check tripped on input of a shape it did not expect
-            from .errors import InvalidInput
+    try:  # bad input, and the request's total work over the budget, fail before any model loads
+        check_before_loading(task, items, params)
+    except ModeldeckError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a check tripped on input of a shape it did not expect
+        from .errors import InvalidInput
 
-            raise InvalidInput(
-                f"{task_cls.spec.name} cannot use this input ({type(e).__name__}: {e}).",
-                f"See 'modeldeck run {task_cls.spec.name} --help' for what it takes.",
-            ) from e
-    check_work(task_cls, calls)  # the request's total work within budget, before the model loads
+        raise InvalidInput(
+            f"{task_cls.spec.name} cannot use this input ({type(e).__name__}: {e}).",
+            f"See 'modeldeck run {task_cls.spec.name} --help' for what it takes.",
+        ) from e
     return load(task, model, device=device)(inputs, on_progress=on_progress, **params)
 
 

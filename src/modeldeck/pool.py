@@ -334,4 +334,15 @@ class Pool:
         self._free(victims)
 
 
+def prepare_graph(task_name: str, model: str, **options: Any) -> tuple[str, str | None]:
+    """Make and store ``model``'s fast-runtime graph for ``task_name`` now (``modeldeck pull --runtime``):
+    loaded on the CPU in a pool of its own, then let go; gives the runtime and precision it runs on."""
+    pool = Pool(budget=None)  # no budget: making a graph neither counts against nor evicts the models in use
+    try:
+        runner = pool.get(task_name, model, "cpu", **options)
+        return runner.runtime, runner.precision
+    finally:
+        pool.clear()
+
+
 default_pool = Pool()

@@ -2,7 +2,8 @@
 
 ``modeldeck.load()`` gives a Runner; the CLI, the UI, the server and the Ray
 replicas use only what is here: call it, stream from it, read its ``spec``,
-count tokens, ask an informational question (``info``), read its ``stats``.
+count tokens, ask an informational question (``info``), read its ``stats``;
+the CLI also shows and saves results through it (``render``, ``save``, ``info_text``).
 The model itself is a loaded state (a ``Task``) that the pool swaps in and out
 behind the handle: the only way to it is a lease, and a state is never changed
 once loaded, so nothing is taken from a call still using it. A failed reload
@@ -20,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from . import notices, workload
@@ -125,6 +127,19 @@ class Runner:
             raise InvalidInput(f"{self.spec.name} has no information named {name!r}.")
         with self._pool.lease(self) as state, state.lock:
             return getattr(state, name)()
+
+    def info_text(self, name: str, value: Any) -> str | None:
+        """How the terminal shows an information's answer (e.g. a table of languages); None: as JSON."""
+        render_info = getattr(self.task, "render_info", None)
+        return render_info(name, value) if render_info is not None else None
+
+    def render(self, result: Any, inputs: dict[str, Any]) -> str:
+        """A result of this runner's as readable text for the terminal."""
+        return self.task.render(result, inputs)
+
+    def save(self, result: Any, path: Path, inputs: dict[str, Any]) -> list:
+        """Write a result of this runner's to ``path`` (-o FILE); gives every file written."""
+        return self.task.save(result, Path(path), inputs) or [path]
 
     def count_tokens(self, value: Any, special: bool = False) -> int:
         """Tokens of a text, a list of texts (summed), or a conversation as the model reads it (chat); 0 when
@@ -271,16 +286,20 @@ class Stream:
 # -- asked of a task before its model loads ---------------------------------------------------------
 
 
-def check_before_loading(task: str, items: list, params: dict[str, Any]) -> None:
+def check_before_loading(task: str, items: list, params: dict[str, Any], output: Path | None = None) -> None:
     """Refuse, before any model loads, what calls of ``task`` on ``items`` would refuse: bad input (the task's
-    own checks; media are decoded in place) and more work, over the items together, than the budget allows."""
+    own checks; media are decoded in place), more work, over the items together, than the budget allows, and
+    an ``output`` file the task cannot write (an unknown suffix, a missing folder)."""
     from .pipelines import get_task
 
     task_cls = get_task(task)
-    calls = [task_cls.spec.bind(item, params) for item in items]
-    for bound, chosen in calls:
-        task_cls.check(bound, chosen)
+    calls = []
+    for item in items:  # each item checked as it is bound: the first bad one is the one named
+        calls.append(task_cls.spec.bind(item, params))
+        task_cls.check(*calls[-1])
     workload.check(task_cls, calls)
+    if output is not None:
+        task_cls.check_output(Path(output), params)
 
 
 def task_streams(task: str) -> bool:

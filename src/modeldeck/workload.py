@@ -50,7 +50,7 @@ def check_strength(steps: int, strength: float) -> None:
     raise InvalidInput(
         f"strength {strength:g} at {steps} steps runs no denoising step (steps x strength is "
         f"{steps * strength:.3g}; it must be at least 1).",
-        f"Use strength {min(smallest, 1):g} or more at {steps} steps{more}.",
+        f"Use strength {min(smallest, 1):g} or more at {steps} steps{more}.", param="strength",  # its hint's first fix
     )
 
 

@@ -245,6 +245,23 @@ def load_fast(task, kind: str, tokenizer):
     return fast
 
 
+def load_generator(task, model_class, kind: str | None = None) -> None:
+    """A generative task's model, its ``tokenizer`` loaded already, and what decoding reads from it (``window``,
+    ``pad_token_id``, ``ends``): CTranslate2's ``kind`` ("generator", "translator") where the runtime choice says
+    so (torch is not loaded then: a stand-in carries the generation config), else the torch ``model_class``.
+    ``kind`` None (chat): torch only."""
+    from .transformers import load_model
+
+    task.fast = load_fast(task, kind, task.tokenizer) if kind is not None else None
+    if task.fast is not None:
+        task.model = stand_in(task.model_path, task.fast.config)
+    else:
+        task.model = load_model(model_class, task.model_path, task.device)
+    task.window = gen.model_window(task.model, task.tokenizer)
+    task.pad_token_id = gen.pad_token_id(task.tokenizer, task.model.generation_config)
+    task.ends = gen.end_ids(task.tokenizer, task.model.generation_config)
+
+
 def generation_config(model_path: Path):
     from transformers import AutoConfig, GenerationConfig
 

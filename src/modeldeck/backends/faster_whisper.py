@@ -85,6 +85,7 @@ def language_code(language: str) -> str:
     raise InvalidInput(
         f"Unknown language {language!r} for Whisper.",
         did_you_mean(key, [*LANGUAGES, *TO_LANGUAGE_CODE]) or "Use a code like 'en' or a name like 'french'.",
+        param="language",
     )
 
 

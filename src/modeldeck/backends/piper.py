@@ -46,7 +46,7 @@ def synthesize(voice: Any, text: str, *, speed: float = 1.0, speaker: int | None
     if speaker is not None and not 0 <= speaker < speakers:
         raise InvalidInput(
             f"This voice has {speakers} speaker{'s' if speakers != 1 else ''}; there is no speaker {speaker}.",
-            f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.",
+            f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.", param="speaker",
         )
     config = SynthesisConfig(
         speaker_id=speaker,

@@ -118,7 +118,7 @@ def _prepare_runtime(ref, path, runtime: str, quantize: str | None) -> None:
     """Make and store the model's fast-runtime graph now (each task of the model that has that runtime)."""
     from ..catalog import tasks_for
     from ..errors import InvalidInput
-    from ..pool import Pool
+    from ..pool import prepare_graph
     from ..runtimes import FAST
 
     tasks = [t for t in tasks_for(ref.id, path) if FAST.get(t) == runtime]
@@ -129,11 +129,9 @@ def _prepare_runtime(ref, path, runtime: str, quantize: str | None) -> None:
             "CTranslate2: text-generation, summarization, translation.",
         )
     options = {"runtime": runtime, **({"quantize": quantize} if quantize else {})}
-    pool = Pool(budget=None)  # loaded only to make the graph, then let go
     for task in tasks:
-        runner = pool.get(task, str(ref), "cpu", **options)
-        click.echo(f"{ref}: {task} runs on {runner.runtime} ({runner.precision or quantize or 'fp32'})", err=True)
-        pool.clear()
+        runtime, precision = prepare_graph(task, str(ref), **options)
+        click.echo(f"{ref}: {task} runs on {runtime} ({precision or quantize or 'fp32'})", err=True)
 
 
 def _require_online_to_repair(refs) -> None:

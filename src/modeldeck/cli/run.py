@@ -100,13 +100,10 @@ def print_infos(runner, names: list[str], as_json: bool) -> None:
     """Answer informational flags (``--list-languages``...) from the runner's methods of those names."""
     from ..jsonable import to_jsonable
 
-    render_info = getattr(runner.task, "render_info", None)
     for name in names:
         value = runner.info(name)
-        if as_json or render_info is None:
-            click.echo(json.dumps(to_jsonable(value), ensure_ascii=False))
-        else:
-            click.echo(render_info(name, value))
+        text = None if as_json else runner.info_text(name, value)
+        click.echo(json.dumps(to_jsonable(value), ensure_ascii=False) if text is None else text)
 
 
 def runtime_options(spec: TaskSpec) -> list[click.Option]:
@@ -170,7 +167,7 @@ def task_command(spec: TaskSpec) -> click.Command:
     def callback(inputs, model, device, as_json, output, **options):
         from .. import load
         from ..jsonable import to_jsonable
-        from ..pipelines import get_task
+        from ..runner import check_before_loading
 
         infos = [info.name for info in spec.infos if options.get(info.name)]
         if infos:
@@ -184,13 +181,9 @@ def task_command(spec: TaskSpec) -> click.Command:
                 value = split_many(value) or None
             if value is not None:
                 params[param.name] = value
-        call = spec.bind(bound, params)
-        get_task(spec.name).check(*call)  # bad input fails before the model loads
-        from ..workload import check as check_work
-
-        check_work(get_task(spec.name), [call])  # and work over the budget
+        # bad input, work over the budget and an output file the task cannot write fail before the model loads
+        check_before_loading(spec.name, [bound], params, output=Path(output) if output else None)
         if output:
-            get_task(spec.name).check_output(Path(output), params)
             check_writable(Path(output))
         allowed = {name: True for name in ("allow_pickle", "trust_remote_code") if options.get(name)}
         allowed.update({name: options[name] for name in ("runtime", "quantize", "dtype") if options.get(name)})
@@ -206,12 +199,12 @@ def task_command(spec: TaskSpec) -> click.Command:
         with show_notices():
             result = runner(bound, **params)
         if output:
-            written = get_task(spec.name).save(result, Path(output), bound) or [output]  # every file it wrote
+            written = runner.save(result, output, bound)  # every file it wrote
             click.echo(f"Saved to {', '.join(str(path) for path in written)}", err=True)
         if as_json:
             click.echo(json.dumps(to_jsonable(result), ensure_ascii=False))
         elif not output:
-            click.echo(get_task(spec.name).render(result, bound))
+            click.echo(runner.render(result, bound))
 
     params = [
         click.Argument(["inputs"], nargs=-1),

@@ -52,8 +52,9 @@ class LocalTokens:
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 
-    def __call__(self, text: str, add_special_tokens: bool = True) -> dict:
-        return {"input_ids": self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids}
+    def __call__(self, texts: list[str], add_special_tokens: bool = True) -> dict:
+        """Each text's token ids, as a transformers tokenizer gives them (what ``task.count_with`` reads)."""
+        return {"input_ids": [self.tokenizer.encode(t, add_special_tokens=add_special_tokens).ids for t in texts]}
 
 
 class RemoteRunner:
@@ -73,12 +74,9 @@ class RemoteRunner:
     def count_tokens(self, value: Any, special: bool = False) -> int:
         """Tokens of a text (or the sum over texts), counted here from the model's tokenizer.json (0 when the
         ingress has none)."""
-        tokens = self.models.tokens(self.plan)
-        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-        texts = [t for t in texts if isinstance(t, str) and t]
-        if tokens is None:
-            return 0
-        return sum(len(tokens(t, add_special_tokens=special)["input_ids"]) for t in texts)
+        from ..task import count_with
+
+        return count_with(self.models.tokens(self.plan), value, special)
 
     def info(self, name: str) -> Any:
         return self.__call__(None, _info=name)

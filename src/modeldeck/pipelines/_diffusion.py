@@ -291,7 +291,7 @@ def load_mask(value, size: tuple[int, int]):
         mask = mask.resize(size, Image.BILINEAR)  # no ringing: black stays exactly black
     if mask.getextrema()[1] < 128:
         raise InvalidInput("The mask is all black: there is nothing to repaint.",
-                           "Paint the area to repaint white (the rest black).")
+                           "Paint the area to repaint white (the rest black).", param="mask")
     return mask
 
 

@@ -20,20 +20,12 @@ class Seq2SeqTask(Streaming, Task):
     def load(self) -> None:
         from transformers import AutoModelForSeq2SeqLM
 
-        from ..backends.ctranslate2 import load_fast, stand_in
-        from ..backends.transformers import load_model
+        from ..backends.ctranslate2 import load_generator
 
         self.tokenizer = self.load_tokenizer()
         # runtime="ctranslate2" (or a stored conversion under "auto"): CTranslate2 generates, torch is not loaded.
-        self.fast = load_fast(self, "translator", self.tokenizer)
-        if self.fast is not None:
-            self.model = stand_in(self.model_path, self.fast.config)
-        else:
-            self.model = load_model(AutoModelForSeq2SeqLM, self.model_path, self.device)
-        self.window = gen.model_window(self.model, self.tokenizer)
+        load_generator(self, AutoModelForSeq2SeqLM, "translator")
         self.count = gen.text_tokens(self.tokenizer)
-        self.pad_token_id = gen.pad_token_id(self.tokenizer, self.model.generation_config)
-        self.ends = gen.end_ids(self.tokenizer, self.model.generation_config)
 
     def load_tokenizer(self):
         from transformers import AutoTokenizer

@@ -44,7 +44,7 @@ class VisionTask(Task):
                 raise InvalidInput(
                     f"The picture is {width}x{height} pixels: too thin for {self.model_id}, which scales it to fit "
                     f"its input (one side would shrink under a pixel).",
-                    f"Crop or pad it to a shape no more than {self.max_aspect:g} times longer than wide.",
+                    f"Crop or pad it to a shape no more than {self.max_aspect:g} times longer than wide.", param="image",
                 )
 
     def preprocess(self, inputs, **_):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import generation as gen
-from ..errors import InvalidInput, WrongModelType
+from ..errors import InvalidInput, WrongModelType, about
 from ..spec import Input, TaskSpec, check_text
 from ..task import Streaming, Task
 
@@ -83,7 +83,8 @@ class Chat(Streaming, Task):
     def load(self) -> None:
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-        from ..backends.transformers import load_model, load_processor
+        from ..backends.ctranslate2 import load_generator
+        from ..backends.transformers import load_processor
 
         config = AutoConfig.from_pretrained(self.model_path, trust_remote_code=False)
         self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
@@ -96,14 +97,12 @@ class Chat(Streaming, Task):
                 f"Use a chat model: {INSTRUCT_MODEL} (small, follows a system prompt) or {self.spec.default_model}; "
                 f"or continue text with it: modeldeck run text-generation ... -m {self.model_id}",
             )
-        self.model = load_model(cls, self.model_path, self.device)
-        self.window = gen.model_window(self.model, self.tokenizer)
-        self.pad_token_id = gen.pad_token_id(self.tokenizer, self.model.generation_config)
-        self.ends = gen.end_ids(self.tokenizer, self.model.generation_config)
+        load_generator(self, cls)  # torch only: chat has no CTranslate2 path
 
     @classmethod
     def check(cls, inputs, params) -> None:
-        inputs["messages"] = as_conversation(inputs["messages"])  # a message or a whole conversation
+        with about("messages"):
+            inputs["messages"] = as_conversation(inputs["messages"])  # a message or a whole conversation
 
     def validate(self, inputs, params) -> None:
         gen.check_decoding(params)

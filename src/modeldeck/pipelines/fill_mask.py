@@ -42,7 +42,7 @@ class FillMask(Task):
         if mask not in inputs["text"]:
             raise InvalidInput(
                 f"The text has no mask token: this model's mask token is {mask}.",
-                f"Write it where the missing word goes, e.g. 'Paris is the {mask} of France.'",
+                f"Write it where the missing word goes, e.g. 'Paris is the {mask} of France.'", param="text",
             )
 
     def preprocess(self, inputs, **_):

@@ -10,7 +10,7 @@ The image is encoded once however many texts it is matched against.
 from __future__ import annotations
 
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, about
 from ..outputs.shapes import NUMBER, SCORE, STRING, array
 from ..spec import Input, Param, TaskSpec, check_text
 from ..task import Step
@@ -67,15 +67,16 @@ class ImageTextMatching(VisionTask):
     @classmethod
     def check(cls, inputs, params) -> None:
         texts = inputs.get("text")
-        if texts is not None and not isinstance(texts, (str, list, tuple)):
-            raise InvalidInput(f"'text' must be a text or a list of texts, not {type(texts).__name__}.")
-        texts = [texts] if isinstance(texts, str) else list(texts or [])
-        if not texts:
-            raise InvalidInput("'text' is empty: give a text to match.")
-        for text in texts:
-            if not isinstance(text, str) or not text.strip():
-                raise InvalidInput(f"Each text must be non-empty text, not {text!r}.")
-            check_text(text, "text")
+        with about("text"):
+            if texts is not None and not isinstance(texts, (str, list, tuple)):
+                raise InvalidInput(f"'text' must be a text or a list of texts, not {type(texts).__name__}.")
+            texts = [texts] if isinstance(texts, str) else list(texts or [])
+            if not texts:
+                raise InvalidInput("'text' is empty: give a text to match.")
+            for text in texts:
+                if not isinstance(text, str) or not text.strip():
+                    raise InvalidInput(f"Each text must be non-empty text, not {text!r}.")
+                check_text(text, "text")
         images = {"image": inputs["image"]}
         super().check(images, params)  # several texts are allowed here, so only images go through
         inputs.update(images, text=texts)

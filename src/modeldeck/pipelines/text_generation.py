@@ -43,19 +43,12 @@ class TextGeneration(Streaming, Task):
     def load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ..backends.ctranslate2 import load_fast, stand_in
-        from ..backends.transformers import load_model, load_processor
+        from ..backends.ctranslate2 import load_generator
+        from ..backends.transformers import load_processor
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         # runtime="ctranslate2" (or a stored conversion under "auto"): CTranslate2 generates, torch is not loaded.
-        self.fast = load_fast(self, "generator", self.tokenizer)
-        if self.fast is not None:
-            self.model = stand_in(self.model_path, self.fast.config)
-        else:
-            self.model = load_model(AutoModelForCausalLM, self.model_path, self.device)
-        self.window = gen.model_window(self.model, self.tokenizer)
-        self.pad_token_id = gen.pad_token_id(self.tokenizer, self.model.generation_config)
-        self.ends = gen.end_ids(self.tokenizer, self.model.generation_config)
+        load_generator(self, AutoModelForCausalLM, "generator")
 
     def validate(self, inputs, params) -> None:
         super().validate(inputs, params)

@@ -56,6 +56,7 @@ class TextToImage(DiffusionTask):
                 raise InvalidInput(
                     f"{self.model_id} (DALL·E Mini) does not take {', '.join(wrong)}.",
                     "It takes grid_size, temperature, top_k, supercondition_factor and seed; its pictures are 256x256.",
+                    param=wrong[0],
                 )
             return
         wrong = [p.name for p in DALLE_PARAMS if params.get(p.name) is not None]
@@ -63,7 +64,7 @@ class TextToImage(DiffusionTask):
             raise InvalidInput(
                 f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for DALL·E Mini models; "
                 f"{self.model_id} is a Stable Diffusion model.",
-                "For Stable Diffusion use steps, guidance_scale, width, height, num_images and scheduler.",
+                "For Stable Diffusion use steps, guidance_scale, width, height, num_images and scheduler.", param=wrong[0],
             )
         super().validate(inputs, params)
 

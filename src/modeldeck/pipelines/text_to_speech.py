@@ -137,6 +137,7 @@ class TextToSpeech(Task):
             raise InvalidInput(
                 f"This model has {speakers} speaker{'s' if speakers != 1 else ''}; there is no speaker {speaker}.",
                 f"Use a speaker id from 0 to {speakers - 1}." if speakers > 1 else "Leave --speaker out.",
+                param="speaker",
             )
         # VITS reads its rate and noise from attributes of the model: set them on a shallow copy (same
         # weights), so a call's settings never show through to another call.

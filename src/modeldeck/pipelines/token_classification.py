@@ -58,13 +58,14 @@ class TokenClassification(Task):
         if ignored is not None and not all(isinstance(label, str) for label in ignored):
             wrong = next(label for label in ignored if not isinstance(label, str))
             raise InvalidInput(f"ignore_labels must be label names (text), not {type(wrong).__name__}: {wrong!r:.40}.",
-                               f"The model's labels: {', '.join(map(str, self.model.config.id2label.values()))}.")
+                               f"The model's labels: {', '.join(map(str, self.model.config.id2label.values()))}.",
+                               param="ignore_labels")
         room = self.window - self.tokenizer.num_special_tokens_to_add()
         if params["stride"] >= room:
             raise InvalidInput(
                 f"stride is {params['stride']}, but {self.model_id} reads {room} tokens of text per window: the "
                 "windows would never move on.",
-                f"Use --stride {min(32, room - 1)} (less than {room}).",
+                f"Use --stride {min(32, room - 1)} (less than {room}).", param="stride",
             )
 
     def preprocess(self, inputs, stride=32, **_) -> Parts:

@@ -61,18 +61,20 @@ class ZeroShotClassification(Task):
         wrong = next((label for label in labels if not isinstance(label, str)), None)
         if wrong is not None:
             raise InvalidInput(f"Every candidate label must be text, not {type(wrong).__name__}: {wrong!r:.40}.",
-                               "Give the labels as text, e.g. candidate_labels=['urgent', 'not urgent'].")
+                               "Give the labels as text, e.g. candidate_labels=['urgent', 'not urgent'].",
+                               param="candidate_labels")
         labels = list(dict.fromkeys(label.strip() for label in labels if label.strip()))  # each label once
         if not labels:
             raise InvalidInput(
                 "No candidate labels: zero-shot classification needs the labels to choose from.",
                 "Give some, e.g. candidate_labels=['urgent', 'not urgent'] (CLI: --candidate-labels urgent,'not urgent').",
+                param="candidate_labels",
             )
         params["candidate_labels"] = labels
         template = params["hypothesis_template"] or ""
         if template.count("{}") != 1:
             raise InvalidInput(f"hypothesis_template {template!r} must contain {{}} once, where the label goes.",
-                               "For example: 'This example is {}.'")
+                               "For example: 'This example is {}.'", param="hypothesis_template")
 
     def preprocess(self, inputs, candidate_labels=(), hypothesis_template="This example is {}.", **_) -> Parts:
         """The (text, hypothesis) pair of each label, cut to fit the model: one part each."""

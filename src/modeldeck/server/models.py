@@ -71,15 +71,9 @@ class Models:
             known = self._tasks.get(model)  # only ids that passed check_id are remembered
         if known is not None and now - known[0] < CACHE_SECONDS:
             return known[1]
-        self.check_id(model)
         from ..catalog import tasks_for
 
-        folder = self.folder(model)
-        if folder is None:
-            raise ModelNotAvailable(
-                f"Model {model} is not on this server.",
-                f"Download it on the server with: modeldeck pull {model.split('@')[0]}",
-            )
+        folder = self.folder_or_404(model)
         tasks = [t for t in tasks_for(model.split("@")[0], folder) if self.config.serves(t)]
         with self._lock:
             self._tasks[model] = (now, tasks)
@@ -118,6 +112,7 @@ class Models:
         return runner
 
     def folder_or_404(self, model: str) -> Path:
+        """Where ``model`` is on this machine, after its id is checked; ModelNotAvailable (404) when it is not here."""
         self.check_id(model)
         folder = self.folder(model)
         if folder is None:

@@ -22,9 +22,7 @@ from ..errors import InvalidInput
 from ..spec import TaskSpec
 from . import components as ui
 from .auth import serve_auth
-from .messages import (  # noqa: F401
-    chosen_model, collect_notices, log_failure, model_choices, model_picker, show_notices, user_error,
-)
+from .messages import chosen_model, model_picker
 
 # Requests gradio runs at once, over every tab. Not 1: each model's engine serialises its own
 # device work (and batches what it can), so several people can use the page at the same time.
@@ -64,13 +62,6 @@ def cached_models() -> dict[str, list[str]]:
         return {}
 
 
-def streams(spec: TaskSpec) -> bool:
-    """Whether the task's text comes piece by piece (its runner streams)."""
-    from ..runner import task_streams
-
-    return spec.output in ("text", "message") and task_streams(spec.name)
-
-
 def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui.OutputView,
                  allow_folders: bool = False) -> Callable:
     """The function a task's Run button calls: widgets -> modeldeck.load(...)(...) -> widgets.
@@ -78,7 +69,8 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
     For tasks whose runner streams, a generator that shows the text as it is made.
     """
 
-    from ..runner import check_before_loading
+    from ..runner import check_before_loading, task_streams
+    from .running import chosen_params, page_errors, results
 
     def prepare(values: dict) -> tuple[dict, dict, str | None]:
         bound = {}
@@ -86,11 +78,7 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
             value = ui.input_value(item, values.get(widget))
             if value is not None:
                 bound[item.name] = value
-        chosen = {}
-        for param, widget in zip(spec.params, params):
-            value = ui.param_value(param, values.get(widget))
-            if value is not None:
-                chosen[param.name] = value
+        chosen = chosen_params(spec, [values.get(widget) for widget in params])
         model = chosen_model(values.get(model_box), spec, allow_folders)  # hub ids; folders only if allowed
         # missing, empty, unreadable or oversized input, or too much work, fails before a model loads (the CLI's
         # checks); on copies: the handler keeps the paths, the runner decodes again
@@ -104,35 +92,11 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
     def answers(values: dict, progress, streaming: bool) -> Iterator[Any]:
         """The one path of a Run: widgets -> modeldeck.load(...)(...) -> widgets; with ``streaming`` (and a
         runner that streams), the text shown as it is made. Every failure becomes one line in the page."""
-        try:
-            import modeldeck
-
+        with page_errors(values):
             bound, chosen, model = prepare(values)
-            progress(0.05, desc=f"Loading {model or spec.default_model}")
-            found: list[str] = []
-            with collect_notices(found):
-                runner = modeldeck.load(spec.name, model)
-            if streaming and runner.streams:
-                result, pieces = "", runner.stream(bound, **chosen)
-                while True:
-                    with collect_notices(found):  # notices are told inside each step of the stream
-                        piece = next(pieces, None)
-                    if piece is None:
-                        break
-                    result += piece
-                    yield shown(result, bound)
-            else:  # the whole result in one go
-                progress(0.5, desc=f"Running {spec.name}")
-                with collect_notices(found):
-                    result = runner(bound, on_progress=ui.step_progress(progress), **chosen)
-            show_notices(found)
-            progress(0.95, desc="Showing the result")
-            yield shown(result, bound)
-        except gr.Error:
-            raise
-        except Exception as error:  # noqa: BLE001 - every failure becomes a message in the page
-            log_failure(error)  # for the server's log; the page gets one line
-            raise user_error(error, values) from None
+            for result, _ in results(spec, load_function, model, bound, chosen, [], streaming=streaming,
+                                     progress=progress):
+                yield shown(result, bound)
 
     def handler(values: dict, progress=gr.Progress(track_tqdm=True)):
         *_, last = answers(values, progress, streaming=False)
@@ -141,7 +105,7 @@ def make_handler(spec: TaskSpec, inputs: list, params: list, model_box, view: ui
     def stream_handler(values: dict, progress=gr.Progress()):
         yield from answers(values, progress, streaming=True)
 
-    chosen = stream_handler if streams(spec) else handler
+    chosen = stream_handler if task_streams(spec.name) else handler
     chosen.__name__ = f"run_{spec.name.replace('-', '_')}"
     return chosen
 

@@ -20,8 +20,8 @@ from . import components as ui
 
 
 def is_chat(spec: TaskSpec) -> bool:
-    """Whether a task takes a conversation and answers with the next message."""
-    return spec.output == "message" or any(i.kind == "messages" for i in spec.inputs) or spec.name == "chat"
+    """Whether a task takes a conversation (a messages input): its tab is a chat window."""
+    return any(i.kind == "messages" for i in spec.inputs)
 
 
 def message_text(content: Any) -> str:
@@ -47,13 +47,6 @@ def conversation(history: list | None) -> list[dict[str, str]]:
     return turns
 
 
-def reply_text(result: Any) -> str:
-    """The assistant's text from a chat result ({"role", "content"} or a plain string)."""
-    if isinstance(result, dict):
-        return str(result.get("content", ""))
-    return ui.text_value(result)
-
-
 @dataclass
 class ChatTab:
     """The chat tab's widgets and functions (tests drive ``send`` directly)."""
@@ -76,7 +69,8 @@ class ChatTab:
 def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Callable[[], Callable],
              allow_folders: bool = False) -> ChatTab:
     """The chat window for ``spec`` (inside an open gr.Tab). ``load()`` gives modeldeck.load."""
-    from .messages import chosen_model, collect_notices, log_failure, model_picker, show_notices, user_error
+    from .messages import chosen_model, model_picker
+    from .running import chosen_params, page_errors, results
 
     gr.Markdown(
         f"**{spec.summary}**  \nDefault model: `{spec.default_model}`. The conversation stays in this "
@@ -127,41 +121,19 @@ def chat_tab(spec: TaskSpec, cached: list[str], gpu: Callable | None, load: Call
             raise gr.Error("The message is empty: say something.", duration=5, print_exception=False)
         shown = [*history, {"role": "user", "content": text}]
         try:
-            chosen = {}
-            for param, value in zip(spec.params, values):
-                value = ui.param_value(param, value)
-                if value is not None:
-                    chosen[param.name] = value
-            turns = [*conversation(history), {"role": "user", "content": text}]
-            name = spec.inputs[0].name
-            spec.bind({name: turns}, chosen)  # a bad option fails before a model loads
-            model = chosen_model(model, spec, allow_folders)  # hub ids; folders only if the operator allowed them
-            found: list[str] = []
-            yield [*shown, {"role": "assistant", "content": ""}], "", ""
-            with collect_notices(found):
-                runner = load()(spec.name, model)
-            stream = runner.stream if runner.streams else None
-            reply = ""
-            if stream is not None:
-                pieces = stream({name: turns}, **chosen)
-                while True:
-                    with collect_notices(found):
-                        piece = next(pieces, None)
-                    if piece is None:
-                        break
-                    reply += piece
+            with page_errors():
+                chosen = chosen_params(spec, values)
+                turns = {spec.inputs[0].name: [*conversation(history), {"role": "user", "content": text}]}
+                spec.bind(turns, chosen)  # a bad option fails before a model loads
+                model = chosen_model(model, spec, allow_folders)  # hub ids; folders only if the operator allowed them
+                found: list[str] = []
+                yield [*shown, {"role": "assistant", "content": ""}], "", ""
+                for reply, done in results(spec, load, model, turns, chosen, found, streaming=True):
+                    reply = ui.text_value(reply).strip() if done else reply  # the whole reply: its text, trimmed
                     yield [*shown, {"role": "assistant", "content": reply}], "", notes_text(found)
-            else:
-                with collect_notices(found):
-                    reply = reply_text(runner({name: turns}, **chosen))
-            show_notices(found)
-            yield [*shown, {"role": "assistant", "content": reply.strip()}], "", notes_text(found)
-        except gr.Error:
-            raise
-        except Exception as error:  # noqa: BLE001 - the message goes back in the box, the error in the page
-            log_failure(error)  # a bug's traceback for the server's log; the page gets the message
+        except gr.Error:  # the message goes back in the box, the history as it was; the error in the page
             yield history, text, ""
-            raise user_error(error) from None
+            raise
 
     def retry(history: list | None, model: str | None, *values: Any) -> Iterator[tuple]:
         """Ask again for the last reply (the last user message, resent)."""

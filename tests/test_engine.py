@@ -275,7 +275,8 @@ def test_load_refuses_options_it_does_not_know():
 def test_a_model_of_the_wrong_type_is_refused_before_loading():
     pool = Pool()
     started = time.monotonic()
-    with pytest.raises(WrongModelType, match="'whisper' model; image-to-text runs"):
+    with pytest.raises(WrongModelType, match="made for automatic-speech-recognition: image-to-text needs .* this is a "
+                                             "'whisper' model, not one of the kinds it runs"):
         pool.get("image-to-text", "openai/whisper-base")
     assert time.monotonic() - started < 2 and pool.loaded() == []
 

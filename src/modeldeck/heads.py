@@ -6,6 +6,9 @@ model then answers confidently and wrongly. Two checks stop that:
 
 - before anything is downloaded or loaded, ``check_kind``: the ``model_type`` and the ``architectures``
   a checkpoint's ``config.json`` names against those the task runs (transformers' own auto mappings);
+- once the folder is here, before any of its files is read, ``check_folder``: its layout (a Stable
+  Diffusion pipeline, DALL·E Mini, a config-less folder) is one the task's loader reads, and a model
+  for the sentence-embedding tasks reads text;
 - while loading, ``check_loaded``: weights transformers reports as missing from the checkpoint
   (the ones it would initialise randomly).
 
@@ -75,7 +78,40 @@ NEEDS = {
     "image-classification": "an image classification head",
     "image-segmentation": "a semantic, instance or panoptic segmentation head",
     "audio-classification": "an audio classification head",
+    "feature-extraction": "a text encoder (a sentence-transformers model, or a transformers model that reads text)",
+    "sentence-similarity": "a text encoder (a sentence-transformers model, or a transformers model that reads text)",
+    "text-to-image": "a Stable Diffusion pipeline (diffusers) or DALL·E Mini",
+    "image-to-image": "a Stable Diffusion pipeline (diffusers)",
+    "inpainting": "a Stable Diffusion pipeline (diffusers)",
 }
+
+# The folder layouts (``layouts.kind``) each task's loader reads; tasks not listed read transformers folders
+# (a sentence-transformers folder holds one).
+LAYOUTS = {
+    "feature-extraction": ("sentence-transformers", "transformers"),
+    "sentence-similarity": ("sentence-transformers", "transformers"),
+    "automatic-speech-recognition": ("transformers", "sentence-transformers", "ctranslate2"),
+    "text-to-speech": ("transformers", "sentence-transformers", "piper"),
+    "text-to-image": ("diffusers", "min-dalle"),
+    "image-to-image": ("diffusers",),
+    "inpainting": ("diffusers",),
+}
+TRANSFORMERS_LAYOUTS = ("transformers", "sentence-transformers")
+# What a folder of each other layout is, in words, and the tasks it runs (diffusers: by model_index.json's class).
+LAYOUT_WORDS = {
+    "diffusers": "a Stable Diffusion pipeline (diffusers)",
+    "min-dalle": "a DALL·E Mini model (min-dalle)",
+    "ctranslate2": "a CTranslate2 Whisper model (faster-whisper)",
+    "piper": "a Piper voice",
+    None: "a folder with no config.json, nor any other model layout modeldeck reads",
+}
+LAYOUT_TASKS = {"min-dalle": ("text-to-image",), "ctranslate2": ("automatic-speech-recognition",),
+                "piper": ("text-to-speech",), None: ()}
+PIPELINE_TASKS = {  # diffusers pipeline classes (model_index.json) -> the tasks modeldeck runs them for
+    "StableDiffusionPipeline": ("text-to-image", "image-to-image", "inpainting"),
+    "StableDiffusionInpaintPipeline": ("inpainting",),
+}
+PIPELINE_WORDS = {"StableDiffusionInpaintPipeline": "an inpainting model (its UNet takes a mask)"}
 
 # Architecture class (from config.json) -> the tasks it serves. Checked exactly first, then by suffix.
 ARCHITECTURES = {
@@ -162,9 +198,11 @@ def _architectures(config: dict | None) -> list[str]:
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
-def wrong_type(task: str, model: str, default: str, config: dict | None, why: str) -> WrongModelType:
-    """The error for ``model`` run as ``task``: what it lacks, what it is for, what to run instead."""
-    fits = [t for t in fitting_tasks(_architectures(config)) if t != task]
+def wrong_type(task: str, model: str, default: str, config: dict | None, why: str,
+               fits: Iterable[str] | None = None) -> WrongModelType:
+    """The error for ``model`` run as ``task``: what it lacks, what it is for (``fits``, else judged from
+    ``config``'s architectures), what to run instead."""
+    fits = [t for t in (fitting_tasks(_architectures(config)) if fits is None else fits) if t != task]
     need = NEEDS.get(task, f"a model made for {task}")
     if fits:
         made = f"{model} is made for {fits[0]}"
@@ -181,12 +219,54 @@ def check_kind(spec, model: str, config: dict | None) -> None:
     (``spec.model_types``), then the architectures its ``config`` names against the classes the task runs."""
     kind = (config or {}).get("model_type")
     if spec.model_types and kind is not None and kind not in spec.model_types:
-        raise WrongModelType(
-            f"{model} is a {kind!r} model; {spec.name} runs {', '.join(repr(t) for t in spec.model_types)} models.",
-            f"Use a model made for {spec.name} (default: {spec.default_model}); 'modeldeck tasks' lists the tasks, "
-            f"or run this model with the task it was made for.",
-        )
+        runs = ", ".join(repr(t) for t in spec.model_types[:4]) + (", ..." if len(spec.model_types) > 4 else "")
+        raise wrong_type(spec.name, model, spec.default_model, config,
+                         f"and this is a {kind!r} model, not one of the kinds it runs ({runs})")
     check(spec, model, config)
+
+
+def check_folder(spec, model: str, folder) -> None:
+    """Refuse, once ``folder`` is here and before any of its files is read, a layout the task's loader does not
+    read (a Stable Diffusion pipeline for fill-mask, a config-less folder), and, for the sentence-embedding
+    tasks, a model that does not read text."""
+    from .layouts import kind as layout_of, read_json
+    from pathlib import Path
+
+    folder = Path(folder)
+    layout = layout_of(folder)
+    readers = LAYOUTS.get(spec.name, TRANSFORMERS_LAYOUTS)
+    pipeline = read_json(folder / "model_index.json") if layout == "diffusers" else None
+    pipeline = str(pipeline.get("_class_name") or "") if isinstance(pipeline, dict) else ""
+    if layout not in readers:
+        if layout in TRANSFORMERS_LAYOUTS:
+            config = folder_config(folder)
+            raise wrong_type(spec.name, model, spec.default_model, config, "and this is a transformers model")
+        fits = PIPELINE_TASKS.get(pipeline, ("text-to-image",)) if layout == "diffusers" else LAYOUT_TASKS[layout]
+        raise wrong_type(spec.name, model, spec.default_model, None, f"and this is {LAYOUT_WORDS[layout]}", fits)
+    if pipeline in PIPELINE_TASKS and spec.name not in PIPELINE_TASKS[pipeline]:
+        words = PIPELINE_WORDS.get(pipeline, f"a pipeline for {', '.join(PIPELINE_TASKS[pipeline])} only")
+        raise wrong_type(spec.name, model, spec.default_model, None, f"and this is {words}", PIPELINE_TASKS[pipeline])
+    if spec.backend == "sentence-transformers" and layout == "transformers":
+        config = folder_config(folder)
+        if config is not None and not reads_text(config):
+            raise wrong_type(spec.name, model, spec.default_model, config, "and this model does not read text "
+                             "(it is made for pictures or sound)")
+
+
+def reads_text(config: dict) -> bool:
+    """Whether a checkpoint embeds text: it has a text tower (CLIP, BLIP, CLAP), or is made for a text task;
+    one made for no task modeldeck knows (a bare encoder) when it has a vocabulary and no eyes or ears."""
+    from .layouts import reads_text as has_vocabulary, sees_or_hears
+
+    if isinstance(config.get("text_config"), dict):
+        return True
+    fits = fitting_tasks(_architectures(config))
+    if fits:
+        from .pipelines import registry
+
+        tasks = registry()
+        return any(tasks[t].spec.modality == "text" for t in fits if t in tasks)
+    return has_vocabulary(config) and not sees_or_hears(config)
 
 
 def check(spec, model: str, config: dict | None) -> None:

@@ -55,18 +55,38 @@ def missing(folder: Path | str, model_id: str | None = None) -> Found:
     """The files ``folder``'s loader would read that are not there (or are not what it expects)."""
     folder = Path(folder)
     found: Found = []
-    if _exists(folder / "model_index.json"):
+    layout = kind(folder)
+    if layout == "diffusers":
         _diffusers(folder, found)
-    elif _exists(folder / "modules.json"):
+    elif layout == "sentence-transformers":
         _sentence_transformers(folder, found)
-    elif _is_min_dalle(folder):
+    elif layout == "min-dalle":
         _min_dalle(folder, model_id, found)
-    elif _is_ctranslate2(folder):
+    elif layout == "ctranslate2":
         _ctranslate2(folder, found)
-    elif _looks_like_transformers(folder):
+    elif layout == "transformers":
         _transformers(folder, folder, found)
     _piper(folder, found)
     return found
+
+
+def kind(folder: Path | str) -> str | None:
+    """The layout of ``folder``: diffusers, sentence-transformers, min-dalle, ctranslate2, transformers or piper;
+    None when it has none of them (the first that fits, in that order)."""
+    folder = Path(folder)
+    if _exists(folder / "model_index.json"):
+        return "diffusers"
+    if _exists(folder / "modules.json"):
+        return "sentence-transformers"
+    if _is_min_dalle(folder):
+        return "min-dalle"
+    if _is_ctranslate2(folder):
+        return "ctranslate2"
+    if _looks_like_transformers(folder):
+        return "transformers"
+    if any(folder.rglob("*.onnx.json")) or any(folder.rglob("*.onnx")):
+        return "piper"
+    return None
 
 
 # -- transformers ---------------------------------------------------------------------------------
@@ -102,10 +122,10 @@ def _transformers(root: Path, part: Path, found: Found, need_text: bool | None =
     if not _weights(part):
         found.append((_rel(root, part / "model.safetensors"), "missing: the model has no weights file"))
     if need_text is None:
-        need_text = _reads_text(config)
+        need_text = reads_text(config)
     if need_text:
         _tokenizer(root, part, found)
-    if _sees_or_hears(config) and not any(_exists(part / n) for n in PROCESSOR_FILES):
+    if sees_or_hears(config) and not any(_exists(part / n) for n in PROCESSOR_FILES):
         found.append((_rel(root, part / "preprocessor_config.json"),
                       "missing: the processor that prepares its pictures or sound"))
 
@@ -114,12 +134,14 @@ def _sub(config: dict, *names: str) -> list[dict]:
     return [config[n] for n in names if isinstance(config.get(n), dict)]
 
 
-def _reads_text(config: dict) -> bool:
+def reads_text(config: dict) -> bool:
+    """Whether the model has a vocabulary: it reads (or writes) text."""
     parts = [config, *_sub(config, "text_config", "decoder")]
     return any("vocab_size" in p for p in parts)
 
 
-def _sees_or_hears(config: dict) -> bool:
+def sees_or_hears(config: dict) -> bool:
+    """Whether the model takes pictures or sound."""
     keys = ("image_size", "num_channels", "vision_config", "audio_config", "num_mel_bins", "backbone_config")
     return any(k in p for p in [config, *_sub(config, "encoder")] for k in keys)
 

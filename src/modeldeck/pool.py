@@ -22,7 +22,8 @@ missing head found while loading with ``heads``' wording, and nothing more):
 1. options (``load_options``): ``load()``'s options, checked before anything else;
 2. kind (``heads.check_kind``): its config.json (``hub.model_config``: no weights fetched)
    names a model type and architectures the task runs;
-3. resolve (``hub.resolve``): its folder on this machine, downloaded if need be;
+3. resolve (``hub.resolve``): its folder on this machine, downloaded if need be, in a layout the
+   task's loader reads (``heads.check_folder``: not a Stable Diffusion pipeline for fill-mask);
 4. files (``integrity.check``): every file its loader reads is there and whole;
 5. predict (``dtypes.choose``, then ``memory.predicted_size``): its bytes in the dtype it loads in;
 6. reserve (``Pool._reserve``, here): room under the budget, evicting idle models;
@@ -200,6 +201,8 @@ class Pool:
             heads.check_kind(spec, entry.model, hub.model_config(entry.model))  # before any download
             resolved = hub.resolve(entry.model) if entry.named else hub.resolve_default(entry.model, spec.offline_default)
             model_id, path = resolved.id, resolved.path
+            heads.check_folder(spec, model_id, path)  # a layout the task's loader reads, before reading it
+            runner.task.check_checkpoint(model_id, path, heads.folder_config(path))  # the task's own needs
         else:  # evicted, loading again: resolved and checked before
             model_id, path = runner.model_id, entry.path
         integrity.check(path, model_id)  # a truncated or missing file: named, with the repair, before loading

@@ -39,10 +39,13 @@ def architectures(folder: Path) -> list[str]:
 
 
 def has_chat_template(folder: Path | None) -> bool:
-    """Whether the model's tokenizer has a chat template (in tokenizer_config.json, or chat_template.jinja)."""
+    """Whether the model's tokenizer has a chat template: in tokenizer_config.json, or a file of its own where
+    transformers looks (chat_template.jinja or .json, chat_templates/)."""
     if folder is None:
         return False
-    return bool(_json(folder / "tokenizer_config.json").get("chat_template")) or (folder / "chat_template.jinja").is_file()
+    own = ("chat_template.jinja", "chat_template.json")
+    return bool(_json(folder / "tokenizer_config.json").get("chat_template")) or \
+        any((folder / name).is_file() for name in own) or any((folder / "chat_templates").glob("*.jinja"))
 
 
 def _kinds(folder: Path) -> set[str]:

@@ -136,6 +136,11 @@ class Task:
         """Load the model and its processor from ``self.model_path``."""
         raise NotImplementedError
 
+    @classmethod
+    def check_checkpoint(cls, model_id: str, folder: Path, config: dict | None) -> None:
+        """Refuse, before loading, a checkpoint whose files show it cannot do this task (``config``: its
+        config.json, or None); for needs beyond the head, such as zero-shot's entailment label."""
+
     def close(self) -> None:
         """Take no more work (the pool let go of this model); what is queued still runs."""
         self.engine.close()

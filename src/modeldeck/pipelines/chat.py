@@ -29,6 +29,16 @@ INSTRUCT_MODEL = "HuggingFaceTB/SmolLM2-360M-Instruct"
 DEFAULT_REPLY_TOKENS = 1024
 
 
+def not_a_chat_model(model_id: str, default: str) -> WrongModelType:
+    """For a decoder-only model without a chat template: it was never taught turns."""
+    return WrongModelType(
+        f"{model_id} is not a chat model: it has no chat template, so it continues text without knowing whose turn "
+        "it is.",
+        f"Use a chat model: {INSTRUCT_MODEL} (small, follows a system prompt) or {default}; "
+        f"or continue text with it: modeldeck run text-generation ... -m {model_id}",
+    )
+
+
 def as_conversation(value: Any) -> list[dict[str, str]]:
     """A plain message or a list of turns, checked, as a list of {"role", "content"}."""
     if isinstance(value, str):
@@ -91,13 +101,19 @@ class Chat(Streaming, Task):
         cls = AutoModelForSeq2SeqLM if self.seq2seq else AutoModelForCausalLM
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         if not self.seq2seq and not getattr(self.tokenizer, "chat_template", None):  # before the weights load
-            raise WrongModelType(
-                f"{self.model_id} is not a chat model: it has no chat template, so it continues text without knowing "
-                "whose turn it is.",
-                f"Use a chat model: {INSTRUCT_MODEL} (small, follows a system prompt) or {self.spec.default_model}; "
-                f"or continue text with it: modeldeck run text-generation ... -m {self.model_id}",
-            )
+            raise not_a_chat_model(self.model_id, self.spec.default_model)
         load_generator(self, cls)  # torch only: chat has no CTranslate2 path
+
+    @classmethod
+    def check_checkpoint(cls, model_id, folder, config) -> None:
+        from ..catalog import has_chat_template
+        from ..heads import accepted
+
+        # only a plain causal LM is judged here (an encoder-decoder needs no template: load() decides the rest)
+        names = config.get("architectures") if isinstance(config, dict) else None
+        causal = isinstance(names, list) and bool(names) and set(names) <= accepted("text-generation")
+        if causal and not config.get("is_encoder_decoder") and not has_chat_template(folder):
+            raise not_a_chat_model(model_id, cls.spec.default_model)
 
     @classmethod
     def check(cls, inputs, params) -> None:

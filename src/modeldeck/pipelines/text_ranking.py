@@ -14,6 +14,16 @@ from ..task import Parts, Task
 from ._text import fit_text, pair_tokens
 
 
+def one_score(model_id: str, scores) -> None:
+    """Refuse a model that gives other than one score per (query, document) pair: a classifier, not a reranker."""
+    if scores != 1:
+        raise WrongModelType(
+            f"{model_id} gives {scores} scores per text, not the one relevance score text-ranking reads: it is a "
+            "classifier, not a reranker.",
+            "Use a cross-encoder reranker, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 or BAAI/bge-reranker-base.",
+        )
+
+
 class TextRanking(Task):
     spec = TaskSpec(
         name="text-ranking",
@@ -48,13 +58,14 @@ class TextRanking(Task):
 
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
-        if self.model.config.num_labels != 1:
-            raise WrongModelType(
-                f"{self.model_id} gives {self.model.config.num_labels} scores per text, not one relevance score: it "
-                "is a classifier, not a reranker.",
-                "Use a cross-encoder reranker, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 or BAAI/bge-reranker-base.",
-            )
+        one_score(self.model_id, self.model.config.num_labels)
         self.window = model_window(self.model, self.tokenizer, default=512)
+
+    @classmethod
+    def check_checkpoint(cls, model_id, folder, config) -> None:
+        if config is not None:  # as transformers counts them: the labels named, else num_labels, else 2
+            labels = config.get("id2label")
+            one_score(model_id, len(labels) if isinstance(labels, dict) and labels else config.get("num_labels", 2))
 
     def preprocess(self, inputs, truncate=True, **_) -> Parts:
         """The (query, document) pair of each document, cut to fit: one part each."""

@@ -15,6 +15,26 @@ from ..task import Parts, Task
 from ._text import fit_text, pair_tokens
 
 
+def config_labels(config: dict) -> dict:
+    """label -> id as transformers reads them from config.json (label2id, else id2label turned round)."""
+    if isinstance(config.get("label2id"), dict) and config["label2id"]:
+        return config["label2id"]
+    names = config.get("id2label") if isinstance(config.get("id2label"), dict) else {}
+    return {name: int(i) if str(i).isdigit() else i for i, name in names.items()}
+
+
+def entailment(model_id: str, labels: dict) -> int:
+    """The id of the 'entailment' label; WrongModelType for a model that has none (it is not an NLI model)."""
+    found = next((i for name, i in labels.items() if str(name).lower().startswith("entail")), None)
+    if found is None:
+        raise WrongModelType(
+            f"{model_id} is not an NLI model: its labels ({', '.join(map(str, labels)) or 'none'}) have no "
+            "'entailment', which zero-shot classification reads.",
+            "Use a model trained on NLI (MNLI, XNLI), e.g. facebook/bart-large-mnli.",
+        )
+    return found
+
+
 class ZeroShotClassification(Task):
     spec = TaskSpec(
         name="zero-shot-classification",
@@ -45,15 +65,13 @@ class ZeroShotClassification(Task):
         self.tokenizer = load_processor(AutoTokenizer, self.model_path)
         self.model = load_model(AutoModelForSequenceClassification, self.model_path, self.device)
         self.window = model_window(self.model, self.tokenizer, default=512)
-        labels = self.model.config.label2id
-        self.entailment = next((i for name, i in labels.items() if str(name).lower().startswith("entail")), None)
-        if self.entailment is None:
-            raise WrongModelType(
-                f"{self.model_id} is not an NLI model: its labels ({', '.join(map(str, labels)) or 'none'}) have no "
-                "'entailment', which zero-shot classification reads.",
-                "Use a model trained on NLI (MNLI, XNLI), e.g. facebook/bart-large-mnli.",
-            )
+        self.entailment = entailment(self.model_id, self.model.config.label2id)
         self.contradiction = 0 if self.entailment != 0 else self.model.config.num_labels - 1  # as transformers picks
+
+    @classmethod
+    def check_checkpoint(cls, model_id, folder, config) -> None:
+        if config is not None:  # (none: integrity names the missing file)
+            entailment(model_id, config_labels(config))
 
     def validate(self, inputs, params) -> None:
         labels = params["candidate_labels"] or []

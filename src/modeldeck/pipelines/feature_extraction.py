@@ -19,8 +19,16 @@ class SentenceEmbedding(Task):
         from ..backends.onnx import load_sentence_encoder
         from ..backends.sentence_transformers import load_sentence_model
 
+        model = load_sentence_model(self.model_path, self.device)
+        modalities = getattr(model, "supports", lambda kind: True)
+        if not modalities("text"):  # an image or audio embedder (heads.check_folder judges plain checkpoints sooner)
+            from ..heads import folder_config, wrong_type
+
+            kinds = ", ".join(m for m in model.modalities if isinstance(m, str))
+            raise wrong_type(self.spec.name, self.model_id, self.spec.default_model, folder_config(self.model_path),
+                             f"and this model embeds {kinds or 'no kind of input'}, not text")
         # runtime="onnx" (or a stored graph under runtime="auto"): the transformer runs in ONNX Runtime.
-        self.model = load_sentence_encoder(self, load_sentence_model(self.model_path, self.device))
+        self.model = load_sentence_encoder(self, model)
 
     def tokenize(self, texts: list[str]) -> list:
         """Each text's tokens; texts longer than the model reads are cut, with a notice."""

@@ -383,3 +383,9 @@ def test_space_export_asks_zerogpu_for_time_that_fits_the_steps(cli, tmp_path):
     app = (out / "app.py").read_text()
     assert "GPU_SECONDS = 120" in app and "spaces.GPU(duration=GPU_SECONDS)" in app
     assert any(line.startswith(("min-dalle==", "diffusers==")) for line in (out / "requirements.txt").read_text().split())
+
+
+def test_dalle_mini_temperature_has_the_floor_generation_has():
+    # 1e-300 is 0 in float32: min-dalle divided by it ('probability tensor contains inf/nan')
+    with pytest.raises(InvalidInput, match="temperature must be between 0.01 and 100, not 1e-300"):
+        modeldeck.run("text-to-image", "a cat", model="dalle-mini/dalle-mini", temperature=1e-300)

@@ -11,7 +11,9 @@ from ._diffusion import COMMON_PARAMS, OUTPUT_SCHEMA, PROMPT_PARAMS, SIZE_PARAMS
 DALLE_PARAMS = (
     Param("grid_size", int, None, "DALL·E Mini: a grid_size x grid_size set of pictures (default 1)",
           min=1, max=4, stage="forward"),
-    Param("temperature", float, None, "DALL·E Mini: sampling temperature (default 1)", min=0, exclusive_min=True,
+    # At least 0.01, as generation's temperature: below float32's smallest number a temperature is 0, and min-dalle's
+    # division gave 'probability tensor contains inf/nan'; near 0 sampling picks the likeliest token anyway.
+    Param("temperature", float, None, "DALL·E Mini: sampling temperature (default 1; 0.01 to 100)", min=0.01,
           max=100, stage="forward"),
     Param("top_k", int, None, "DALL·E Mini: sample among the k likeliest image tokens (default 256)", min=1,
           max=16384, stage="forward"),

@@ -70,10 +70,13 @@ def stopped_at(result: dict, stop: list[str]) -> dict:
 
 def _run(state, model: str, call: Call) -> Any:
     """Decode the media, load the runner, call it (in a worker thread)."""
+    from ..runner import check_before_loading
+
     spec = get_task(call.task).spec
     decode_inputs(spec, call.inputs, call.params, state.config.allow_urls, state.config.max_body_bytes)
-    runner = state.models.runner(call.task, model)
     try:
+        check_before_loading(call.task, [call.inputs], call.params)  # a bad value never waits for a model to load
+        runner = state.models.runner(call.task, model)
         return runner(call.inputs, **call.params)
     except UnknownParameter as e:
         raise _unused_kwargs(call, e) from e
@@ -95,7 +98,10 @@ async def _stream(request: Request, model: str, call: Call) -> StreamingResponse
     spec = get_task(call.task).spec
 
     def get_runner():
+        from ..runner import check_before_loading
+
         decode_inputs(spec, call.inputs, call.params, state.config.allow_urls, state.config.max_body_bytes)
+        check_before_loading(call.task, [call.inputs], call.params)
         return state.models.runner(call.task, model)
 
     return event_stream(await open_stream(get_runner, call.inputs, call.params, call.stop), Tokens(call))

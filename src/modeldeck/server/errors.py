@@ -61,11 +61,14 @@ def as_client_error(error: BaseException, retry_after: int = 1) -> ClientError |
 
 
 def hf_body(error: ClientError) -> dict:
-    """Hugging Face Inference API shape: ``{"error": text}`` (plus the hint and field)."""
+    """Hugging Face Inference API shape: ``{"error": text}`` (plus the hint, the field, and the kind of error as
+    ``error_type``, TGI's name for it: "task_failed" tells a library's failure from a refusal of the input)."""
     text = f"{error.message} {error.hint}" if error.hint else error.message
     body = {"error": text}
     if error.param:
         body["param"] = error.param
+    if error.code:
+        body["error_type"] = error.code
     return body
 
 
@@ -86,7 +89,7 @@ def is_openai_path(path: str) -> bool:
 ERROR_SCHEMAS = {
     "hf": {
         "type": "object",
-        "properties": {"error": {"type": "string"}, "param": {"type": "string"}},
+        "properties": {"error": {"type": "string"}, "param": {"type": "string"}, "error_type": {"type": "string"}},
         "required": ["error"],
     },
     "openai": {

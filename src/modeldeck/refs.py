@@ -46,20 +46,15 @@ class ModelRef:
         path = Path(text).expanduser()
         if text.startswith((".", "/", "~")) or _is_dir(path):
             if not _is_dir(path):
-                raise ModelNotAvailable(f"No model folder at {_shorten(str(path))}.", "Check the path, or give a hub id.")
+                raise ModelNotAvailable(f"No model folder at {shorten(str(path))}.", "Check the path, or give a hub id.")
             return cls(id=str(path.resolve()), path=path.resolve())
         model_id, _, revision = text.partition("@")
         if "@" in text and not revision:
-            raise InvalidModelId(f"{_shorten(text)!r} has an empty revision after '@'.", "Write 'org/name@revision'.")
-        longest = max(len(part) for part in model_id.split("/"))
-        if longest > 96:  # the hub's own limit per name; a longer one is no id (and no file name either)
-            raise InvalidModelId(
-                f"{_shorten(text)!r} is not a valid model id: a name of {longest} characters (the hub allows 96).",
-                "Hub ids look like 'org/name' or 'org/name@revision', each part at most 96 characters.",
-            )
+            raise InvalidModelId(f"{shorten(text)!r} has an empty revision after '@'.", "Write 'org/name@revision'.")
+        check_name_length(text)
         if not _ID.match(model_id) or ".." in model_id or "--" in model_id:
             raise InvalidModelId(
-                f"{_shorten(text)!r} is not a valid model id.",
+                f"{shorten(text)!r} is not a valid model id.",
                 "Hub ids look like 'org/name' or 'org/name@revision', with letters, digits, '-', '_' and '.'.",
             )
         return cls(id=model_id, revision=revision or None)
@@ -76,7 +71,17 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _shorten(text: str, keep: int = 80) -> str:
+def check_name_length(text: str) -> None:
+    """Refuse an id with a name over the hub's 96 characters: no id (and no file name either)."""
+    longest = max(len(part) for part in text.partition("@")[0].split("/"))
+    if longest > 96:
+        raise InvalidModelId(
+            f"{shorten(text)!r} is not a valid model id: a name of {longest} characters (the hub allows 96).",
+            "Hub ids look like 'org/name' or 'org/name@revision', each part at most 96 characters.",
+        )
+
+
+def shorten(text: str, keep: int = 80) -> str:
     """A long value cut for an error message (a 100 kB id is not echoed back whole)."""
     return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} characters)"
 

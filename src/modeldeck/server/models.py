@@ -35,11 +35,14 @@ class Models:
 
     def check_id(self, model: str) -> None:
         """Refuse anything but a hub id (or a folder the operator preloaded): requests never name paths."""
+        from ..refs import check_name_length, shorten
+
         if model in self.local:
             return
+        check_name_length(model)  # as Python says it, the id shortened
         if not HUB_ID.match(model) or ".." in model or "--" in model or model.startswith((".", "/", "~")):
             raise InvalidModelId(
-                f"{model!r} is not a model id this server takes.",
+                f"{shorten(model)!r} is not a model id this server takes.",
                 "Use a hub id like 'org/name' (the server does not open folders named in requests).",
             )
         if Path(model).expanduser().is_dir():

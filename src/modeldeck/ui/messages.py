@@ -43,7 +43,7 @@ def chosen_model(value: Any, spec: TaskSpec, allow_folders: bool = False) -> str
     packaged stand-in). A visitor names hub ids only: the page never opens a folder on the serving machine
     unless whoever launched it allowed that (``modeldeck ui --allow-local-models``)."""
     from ..errors import InvalidModelId
-    from ..refs import _is_dir, _shorten, is_hub_id
+    from ..refs import _is_dir, shorten, is_hub_id
 
     if value is None:
         return None
@@ -59,7 +59,7 @@ def chosen_model(value: Any, spec: TaskSpec, allow_folders: bool = False) -> str
 
     if not is_hub_id(text) or _is_dir(Path(text).expanduser()):
         raise InvalidModelId(
-            f"{_shorten(text)!r} is not a hub id, and this page does not open folders on the machine serving it.",
+            f"{shorten(text)!r} is not a hub id, and this page does not open folders on the machine serving it.",
             "Pick a model from the list, or type a hub id like 'org/name'. (Whoever runs the page can allow "
             "folders: modeldeck ui --allow-local-models.)",
         )

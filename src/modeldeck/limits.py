@@ -37,6 +37,7 @@ LIMITS = {
     "image_work": Limit(256, "MODELDECK_MAX_IMAGE_WORK", "megapixel-steps per request"),
     "token_work": Limit(65_536, "MODELDECK_MAX_TOKEN_WORK", "tokens per request"),
     "json_depth": Limit(32, "MODELDECK_MAX_JSON_DEPTH", "levels of nesting in a JSON body"),
+    "body_mb": Limit(50, "MODELDECK_MAX_BODY_MB", "MB in one request body to the web UI"),  # the server: --max-body-mb
 }
 
 

@@ -227,3 +227,20 @@ def test_the_work_budget_holds_in_the_page_too(no_model_loads):
         tab.call(tab.values({"prompt": "a cat"}, {"width": 4096, "height": 4096, "num_images": 16}),
                  progress=lambda *a, **k: None)
     assert "MODELDECK_MAX_IMAGE_WORK" in error.value.message
+
+
+def test_the_pages_routes_have_the_servers_body_and_json_caps(ui_server):
+    import httpx
+
+    big = b"x" * (60 * 1024 * 1024)  # over the 50 MB cap (MODELDECK_MAX_BODY_MB): Gradio read it whole before
+    answer = httpx.post(ui_server + "gradio_api/upload", files={"files": ("cat.png", big)}, timeout=60)
+    assert answer.status_code == 413 and "limit of 50 MB" in answer.text, answer.text[:300]
+    assert "MODELDECK_MAX_BODY_MB" in answer.text
+    answer = httpx.post(ui_server + "api/stop", content=big, headers={"content-type": "application/json"}, timeout=60)
+    assert answer.status_code == 413, answer.text[:300]
+    for route in ("api/stop", "gradio_api/queue/join", "gradio_api/run/fill_mask"):
+        answer = httpx.post(ui_server + route, content=b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                            headers={"content-type": "application/json"}, timeout=60)
+        assert answer.status_code == 400 and "nests deeper than 32 levels" in answer.text, (route, answer.text[:300])
+    assert "There was an error parsing the body" not in answer.text
+    assert httpx.get(ui_server, timeout=30).status_code == 200  # and the page still serves

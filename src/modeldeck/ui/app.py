@@ -272,6 +272,9 @@ def launch(app: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = No
     if host is None:  # gradio would read GRADIO_SERVER_NAME: check the address it would bind
         host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     auth = serve_auth(host, auth)
+    from .guard import app_kwargs
+
+    kwargs["app_kwargs"] = app_kwargs(kwargs.get("app_kwargs"))  # the server's body and JSON-depth caps
     app.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
     app.launch(
         server_name=host,

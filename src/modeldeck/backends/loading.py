@@ -37,7 +37,30 @@ def load_failure(spec, model: str, folder, error: Exception):
         from ..heads import folder_config, unrecognised
 
         return unrecognised(spec, model, folder_config(folder))  # in modeldeck's words, no library class names
+    if type(error).__name__.startswith("StrictDataclass"):  # a config.json field of the wrong type
+        from pathlib import Path
+
+        from ..integrity import Problem, broken_error
+
+        return broken_error(model, Path(folder), [Problem("config.json", wrong_field(str(error)))])
     return TaskFailed(
         f"Loading {model} for {spec.name} failed: {type(error).__name__}: {text}",
         "Check that the model is made for this task; run again with --debug for the traceback.",
     )
+
+
+FIELD_KINDS = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false", "list": "a list",
+         "dict": "an object"}
+
+
+def wrong_field(text: str) -> str:
+    """What a config class's field check found (``Field 'n_embd' expected int, got str (value: 'x')``), in words."""
+    import re
+
+    found = re.search(r"Field '([^']+)' expected (\w+), got \w+ \(value: (.{0,60})", text)
+    if found is None:
+        field = re.search(r"field '([^']+)'", text)
+        return f"the field {field.group(1)!r} has a value of the wrong type" if field else "a field of the wrong type"
+    name, kind, value = found.groups()
+    value = value[:-1] if value.endswith(")") else value + "..."
+    return f"{name} is {value}, where the model needs {FIELD_KINDS.get(kind, kind)}"

@@ -343,3 +343,41 @@ def test_a_broken_stored_graph_is_named_by_doctor_and_never_used(tmp_path, monke
     assert auto.runtime == "torch" and auto("Great film")
     again = Pool(budget=None).get("text-classification", runtime="onnx")  # asked for by name: made again
     assert again.runtime == "onnx" and runtimes.stored_graphs()[0]["broken"] == []
+
+
+def test_a_stored_ctranslate2_graph_without_its_weights_is_named_and_never_used(tmp_path, monkeypatch, cli):
+    pytest.importorskip("ctranslate2")
+    monkeypatch.setenv("MODELDECK_HOME", str(tmp_path / "home"))
+    from modeldeck import runtimes
+    from modeldeck.errors import Notice
+    from modeldeck.pool import Pool
+
+    assert Pool(budget=None).get("text-generation", "gpt2", runtime="ctranslate2").runtime == "ctranslate2"
+    stored = runtimes.stored_graphs()
+    assert len(stored) == 1 and stored[0]["broken"] == []
+    graph = Path(stored[0]["path"])
+    (graph / "model.bin").unlink()
+    assert runtimes.stored_graphs()[0]["broken"] == ["model.bin (missing: the CTranslate2 weights)"]
+    verified = cli("doctor", "--verify", "--json")
+    assert verified.code == 1
+    checked = next(c for c in json.loads(verified.out)["verify"] if c["source"] == "compiled")
+    assert checked["problems"] == ["model.bin (missing: the CTranslate2 weights)"] and str(graph) in checked["fix"]
+    with pytest.warns(Notice, match="stored ctranslate2 graph .* is broken .*model.bin"):
+        auto = Pool(budget=None).get("text-generation", "gpt2", runtime="auto")
+    assert auto.runtime == "torch" and auto("Hello", max_new_tokens=2)
+    again = Pool(budget=None).get("text-generation", "gpt2", runtime="ctranslate2")  # asked for by name: made again
+    assert again.runtime == "ctranslate2" and runtimes.stored_graphs()[0]["broken"] == []
+
+
+def test_a_config_field_of_the_wrong_type_is_a_broken_model_naming_the_file_and_the_repair(fixture_hub, tmp_path):
+    folder = tmp_path / "gpt2"
+    from modeldeck.hub import resolve
+
+    shutil.copytree(resolve("gpt2").path, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "n_embd": "x"}))
+    with pytest.raises(BrokenModel) as error:
+        modeldeck.run("text-generation", "Hello", model=str(folder), max_new_tokens=2)
+    text = str(error.value)
+    assert "config.json (n_embd is 'x', where the model needs a whole number)" in text, text
+    assert "copy or download it again" in text and "StrictDataclass" not in text, text

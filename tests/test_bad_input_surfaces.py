@@ -148,8 +148,8 @@ def refused_over_http(answer: httpx.Response, field: str, openai: bool) -> str |
     text, kind = (error["message"], error.get("code")) if openai else (error["error"], error.get("error_type"))
     if kind == "task_failed":
         return f"a library's error let through: {text[:300]}"
-    if error.get("param") != field and not named(text, field) and field not in text:
-        return f"the refusal does not name {field}: {text[:300]}"
+    if error.get("param") != field:  # as data, for the client to point at the field
+        return f"the refusal is about {error.get('param')!r}, not {field}: {text[:300]}"
     return None
 
 

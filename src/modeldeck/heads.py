@@ -229,8 +229,9 @@ def check_folder(spec, model: str, folder) -> None:
     """Refuse, once ``folder`` is here and before any of its files is read, a layout the task's loader does not
     read (a Stable Diffusion pipeline for fill-mask, a config-less folder), and, for the sentence-embedding
     tasks, a model that does not read text."""
-    from .layouts import kind as layout_of, read_json
     from pathlib import Path
+
+    from .layouts import kind as layout_of, read_json
 
     folder = Path(folder)
     layout = layout_of(folder)

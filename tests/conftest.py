@@ -45,6 +45,21 @@ def pytest_runtest_logreport(report):
 # the Ray cluster) start once instead of on both workers, and README's examples, which build on each other,
 # run as a reader runs them. Files of many quick independent tests are spread over the workers instead.
 SPREAD = ("tests/test_bad_input.py::",)
+# The longest files start first (seconds on 2 quiet cores, `pytest --durations`): a long file taken last
+# leaves one worker running it alone at the end. The rest keep their order; the spread tests fill in last.
+LONGEST_FIRST = ("tests/cluster/test_ray.py", "tests/test_readme.py", "tests/test_notebooks.py", "tests/test_dtype.py",
+                 "tests/ui/test_browser.py", "tests/test_engine_under_load.py", "tests/server/test_openai.py",
+                 "tests/test_fast_cpu.py", "tests/test_engine.py", "tests/tasks/test_image_generation.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        if item.nodeid.startswith(SPREAD):
+            return len(LONGEST_FIRST) + 1
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
 
 
 @pytest.hookimpl(optionalhook=True)  # without xdist (-p no:xdist) the hook is not there
@@ -53,6 +68,8 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # xdist's own order (most tests first) would undo LONGEST_FIRST
 
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

@@ -41,9 +41,16 @@ def test_estimate_int8_is_its_own_figure_and_refused_where_it_never_loads(cli):
     assert result.code == 1 and "not loaded in int8" in result.err
 
 
-def test_quantize_is_offered_only_where_int8_runs(cli):
-    assert "--quantize" not in cli("run", "feature-extraction", "--help").out  # ONNX: int8 refused
-    assert "int8" in cli("run", "text-generation", "--help").out  # CTranslate2
+def test_quantize_is_offered_where_int8_runs(cli):
+    assert "int8 weights on onnx" in cli("run", "feature-extraction", "--help").out
+    assert "int8 weights on ctranslate2" in cli("run", "text-generation", "--help").out
+    assert "--quantize" not in cli("run", "object-detection", "--help").out  # no fast path: torch only
+
+
+def test_quantize_int8_runs_on_onnx_from_the_cli(cli):
+    result = cli("run", "text-classification", "a great film", "--runtime", "onnx", "--quantize", "int8")
+    assert result.code == 0, result.err
+    assert "onnx (int8)" in result.err and ("POSITIVE" in result.out or "NEGATIVE" in result.out)
 
 
 def test_tasks_table_shows_aliases_and_whether_each_task_runs_offline(cli, empty_cache):

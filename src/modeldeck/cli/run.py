@@ -117,9 +117,8 @@ def runtime_options(spec: TaskSpec) -> list[click.Option]:
         click.Option(["--runtime"], type=click.Choice(["auto", "torch", fast]), default=None,
                      help=f"auto (default; MODELDECK_RUNTIME): {fast} where its graph is stored, else torch."),
     ]
-    if fast != "onnx":  # int8 on ONNX is refused (below modeldeck's agreement floor): never offered
-        options.append(click.Option(["--quantize"], type=click.Choice(["int8", "none"]), default=None,
-                                    help=f"int8 weights on {fast} (faster, slightly different results)."))
+    options.append(click.Option(["--quantize"], type=click.Choice(["int8", "none"]), default=None,
+                                help=f"int8 weights on {fast} (faster, slightly different results)."))
     return options
 
 

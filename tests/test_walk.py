@@ -13,7 +13,8 @@ STEPS = [
     ["modeldeck.backends.loading"],
 ]
 # What a step may still ask of an earlier one, and why.
-WORDING = {("modeldeck.backends.loading", "modeldeck.heads")}  # a missing head met while loading, in heads' words
+WORDING = {("modeldeck.backends.loading", "modeldeck.heads"),  # a missing head met while loading, in heads' words
+           ("modeldeck.backends.loading", "modeldeck.integrity")}  # a mistyped config field: integrity's repair
 
 
 def reaches(graph: dict[str, set[str]], start: str) -> set[str]:

@@ -195,6 +195,11 @@ def test_onnx_int8_embeddings_keep_the_floor(pool):
     with int8.leased() as state:
         meta = json.loads((state.model.graph.folder / "meta.json").read_text())
     assert "MatMulNBits" in meta["scheme"] and meta["agreement"]["min_cosine"] >= 0.99
+    # both graphs quantized (the fused one's attention as QAttention), checked and timed; a near tie goes to
+    # the one closer to torch
+    assert set(meta["timings_ms"]) == {"plain+int8", "fused+int8"}, meta
+    fastest = min(meta["timings_ms"].values())
+    assert meta["timings_ms"][meta["graph"]] <= 1.05 * fastest
 
 
 def test_auto_without_a_stored_graph_is_torch(tmp_path, monkeypatch):

@@ -166,3 +166,23 @@ def test_pickle_only_sentence_transformer_is_refused_unless_allowed(tmp_path):
         Pool().get("feature-extraction", str(folder), "cpu")
     runner = Pool().get("feature-extraction", str(folder), "cpu", allow_pickle=True)
     assert len(runner(["hello"])[0]) == 32
+
+
+def test_an_evicted_model_whose_files_were_removed_is_found_again(fixture_hub, tmp_path, monkeypatch):
+    """'modeldeck rm' (or a moved cache) while a pooled model is evicted: the next call resolves it again instead
+    of loading from a folder that is gone."""
+    copy = tmp_path / "hub"
+    shutil.copytree(fixture_hub / "models--gpt2", copy / "models--gpt2", symlinks=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(copy))
+    pool = Pool()
+    runner = pool.get("text-generation", "gpt2", "cpu")
+    first = runner("Hello", max_new_tokens=3)
+    with runner.leased() as state:
+        assert Path(state.model_path).is_relative_to(copy)
+    assert pool.unload(runner)
+    shutil.rmtree(copy)
+    monkeypatch.setenv("HF_HUB_CACHE", str(fixture_hub))
+    assert runner("Hello", max_new_tokens=3) == first
+    with runner.leased() as state:
+        assert Path(state.model_path).is_relative_to(fixture_hub)
+    pool.clear()

@@ -38,6 +38,7 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import ModelBusy, ModelTooLarge
@@ -197,6 +198,8 @@ class Pool:
 
         runner = entry.runner
         spec, options, device = runner.spec, runner.options, runner.device
+        if entry.path is not None and not Path(entry.path).is_dir():
+            entry.path = None  # its files went while it was evicted ('modeldeck rm', a moved cache): found again
         if entry.path is None:
             heads.check_kind(spec, entry.model, hub.model_config(entry.model))  # before any download
             resolved = hub.resolve(entry.model) if entry.named else hub.resolve_default(entry.model, spec.offline_default)

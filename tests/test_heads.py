@@ -100,3 +100,24 @@ def test_an_architecture_transformers_has_no_class_for_is_refused_without_librar
     text = str(error.value)
     assert "transformers has no fill-mask version of its architecture ('gpt2')" in text, text
     assert not any(word in text for word in LIBRARY_WORDS), text
+
+
+def test_a_diffusers_pipeline_is_judged_by_its_unet_as_the_loader_judges_it(tmp_path):
+    """A pipeline's class name in model_index.json can say inpainting over a UNet that takes no mask (and the
+    reverse): the folder check goes by the UNet's input channels, as the loader does."""
+    from modeldeck.heads import check_folder
+
+    text_to_image, inpainting = registry()["text-to-image"].spec, registry()["inpainting"].spec
+    for source, other_class in ((resolve("CompVis/stable-diffusion-v1-4").path, "StableDiffusionInpaintPipeline"),
+                                (resolve("stable-diffusion-v1-5/stable-diffusion-inpainting").path,
+                                 "StableDiffusionPipeline")):
+        folder = tmp_path / Path(source).parent.parent.name
+        shutil.copytree(source, folder)
+        index = json.loads((folder / "model_index.json").read_text())
+        (folder / "model_index.json").write_text(json.dumps({**index, "_class_name": other_class}))
+        check_folder(inpainting, str(folder), folder)  # either UNet inpaints (a plain one through the legacy way)
+        if json.loads((folder / "unet" / "config.json").read_text())["in_channels"] == 9:
+            with pytest.raises(WrongModelType):
+                check_folder(text_to_image, str(folder), folder)
+        else:
+            check_folder(text_to_image, str(folder), folder)

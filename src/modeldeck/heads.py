@@ -238,6 +238,9 @@ def check_folder(spec, model: str, folder) -> None:
     readers = LAYOUTS.get(spec.name, TRANSFORMERS_LAYOUTS)
     pipeline = read_json(folder / "model_index.json") if layout == "diffusers" else None
     pipeline = str(pipeline.get("_class_name") or "") if isinstance(pipeline, dict) else ""
+    unet = read_json(folder / "unet" / "config.json") if layout == "diffusers" else None
+    if isinstance(unet, dict) and "in_channels" in unet:  # what the loader goes by: a UNet that takes a mask
+        pipeline = "StableDiffusionInpaintPipeline" if unet["in_channels"] == 9 else "StableDiffusionPipeline"
     if layout not in readers:
         if layout in TRANSFORMERS_LAYOUTS:
             config = folder_config(folder)

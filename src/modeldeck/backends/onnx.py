@@ -111,8 +111,8 @@ def export(model, tokenizer, outputs: tuple[str, ...], folder: Path, precision: 
         try:
             (folder / "meta.json").write_text(json.dumps(meta))
             agree[name] = check(model, OnnxModel(folder, path=path), sample, precision, folder, record=False)
-        except RuntimeError as e:
-            meta[f"{name}_refused"] = str(e)
+        except Exception as e:  # noqa: BLE001 - ONNX Runtime's own errors too: the other graph may still serve
+            meta[f"{name}_refused"] = str(e) if isinstance(e, RuntimeError) else f"{type(e).__name__}: {e}"[:300]
             del candidates[name]
     if not candidates:
         refusals = [v for k, v in meta.items() if k.endswith("_refused")]

@@ -198,9 +198,8 @@ class Pool:
 
         runner = entry.runner
         spec, options, device = runner.spec, runner.options, runner.device
-        if entry.path is not None and not Path(entry.path).is_dir():
-            entry.path = None  # its files went while it was evicted ('modeldeck rm', a moved cache): found again
-        if entry.path is None:
+        # a folder gone while the model was evicted ('modeldeck rm', a moved cache): walked again from its name
+        if entry.path is None or not Path(entry.path).is_dir():
             heads.check_kind(spec, entry.model, hub.model_config(entry.model))  # before any download
             resolved = hub.resolve(entry.model) if entry.named else hub.resolve_default(entry.model, spec.offline_default)
             model_id, path = resolved.id, resolved.path

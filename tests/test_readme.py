@@ -144,7 +144,7 @@ def own_cache(fixture_hub, tmp_path_factory) -> Path:
     """A copy of the fixture hub (files hard-linked) for examples that remove models."""
     copy = tmp_path_factory.mktemp("hub-copy") / "hub"
     shutil.copytree(fixture_hub, copy, symlinks=True, copy_function=os.link,
-                    ignore=shutil.ignore_patterns(".lock", ".staging-*"))
+                    ignore=shutil.ignore_patterns(".lock", ".locks", ".staging-*"))
     return copy
 
 

@@ -7,7 +7,10 @@ server in its own process on a loopback port. Two load generators: ``hey`` (nati
 the server; Debian package, installed by the setup) and Python clients (httpx threads in this process,
 sharing the cores with the server). Prints a JSON line and markdown rows (requests per second).
 
-    python bench/server.py [--requests 1600] [--clients 16]
+    python bench/server.py [--requests 1600] [--clients 16] [--pairs 1]
+
+``--pairs N`` runs the two ``hey`` loads on modeldeck N times, alternating which goes first, and reports
+their medians and each pair's ratio: one client's rate alone moves a lot from run to run on 2 cores.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1600)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--pairs", type=int, default=1, help="hey runs of modeldeck, alternating, medians reported")
     args = parser.parse_args()
     from modeldeck.hub import packaged_path
 
@@ -120,8 +125,14 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         wait_up(f"{url}/health", ours)
         run_load(f"{url}/v1/embeddings", 64, args.clients)  # warm-up
-        results["hey_modeldeck_concurrent"] = hey_load(f"{url}/v1/embeddings", args.requests, args.clients)
-        results["hey_modeldeck_one_at_a_time"] = hey_load(f"{url}/v1/embeddings", args.requests // 4, 1)
+        concurrent, alone = [], []
+        for n in range(args.pairs):
+            runs = [(concurrent, args.requests, args.clients), (alone, args.requests // 4, 1)]
+            for rates, total, clients in runs if n % 2 == 0 else runs[::-1]:
+                rates.append(hey_load(f"{url}/v1/embeddings", total, clients))
+        results["hey_modeldeck_concurrent"] = statistics.median(concurrent)
+        results["hey_modeldeck_one_at_a_time"] = statistics.median(alone)
+        pair_ratios = [round(c / a, 2) for c, a in zip(concurrent, alone)]
         results["modeldeck_concurrent"] = run_load(f"{url}/v1/embeddings", args.requests, args.clients)
         results["modeldeck_one_at_a_time"] = run_load(f"{url}/v1/embeddings", args.requests // 4, 1)
     finally:
@@ -148,7 +159,8 @@ def main() -> None:
         "python_vs_handwritten": results["modeldeck_concurrent"] / results["handwritten_concurrent"],
     }
     print(json.dumps({**{k: round(v, 1) for k, v in results.items()}, **{k: round(v, 2) for k, v in ratios.items()},
-                      "requests": args.requests, "clients": args.clients, "load": os.getloadavg()}))
+                      "hey_pair_ratios": pair_ratios, "requests": args.requests, "clients": args.clients,
+                      "load": os.getloadavg()}))
     print("| setup | hey (native) requests/s | ratio | Python clients requests/s | ratio |")
     print("| --- | --- | --- | --- | --- |")
     c = args.clients

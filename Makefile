@@ -23,9 +23,8 @@ demo: install
 	$(BIN)/modeldeck ui --host 127.0.0.1
 
 # Two workers: most tests wait on a subprocess, a server or a browser, so the second core is idle
-# without them (about 10 minutes instead of 16 on an AVX-512 machine, 17 on an AVX2-only one; `pytest -p no:xdist`
-# runs them one by one). Each file
-# goes whole to one worker (tests/conftest.py).
+# without them (about 10 minutes instead of 16 on an AVX-512 machine, 17 on an AVX2-only one;
+# `pytest -p no:xdist` runs them one by one). Each file goes whole to one worker (tests/conftest.py).
 test: install
 	$(BIN)/python -m pytest -q -n 2
 
